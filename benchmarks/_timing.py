@@ -1,0 +1,37 @@
+"""Timing helpers shared by the benchmarks (best-of-k wall time, peak memory)."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from typing import Callable
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Smallest wall time in seconds over ``repeat`` calls of ``fn``."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_memory(fn: Callable[[], object]) -> tuple[object, float]:
+    """``(result, peak MiB)`` of Python/numpy allocations while ``fn`` runs (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        out = fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return out, peak / 2**20
+
+
+def report(name: str, fast: float, slow: float, target: float, note: str = "") -> bool:
+    """Print one benchmark line with the speed-up ratio against the baseline and target."""
+    ratio = slow / fast
+    ok = ratio >= target
+    print(f"{name:<58} fast {fast * 1e3:9.2f} ms  baseline {slow * 1e3:10.1f} ms  "
+          f"ratio {ratio:8.1f}x  (target >= {target:g}x) {'OK' if ok else 'BELOW TARGET'} {note}")
+    return ok

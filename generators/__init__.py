@@ -1,0 +1,41 @@
+"""qbelief.generators: classical, quantum and post-quantum process generators.
+
+Every generator (:class:`HMM`, :class:`QuantumGenerator`, :class:`GHMM`,
+:class:`ProductGenerator`) implements the :class:`Generator` interface and has an exact
+linear form, ``to_ghmm()``: operators ``T`` (V, n, n), ``tau`` (n,), ``initial`` (n,) with
+``Pr(w) = initial T[w1] ... T[wL] tau``.
+"""
+
+from . import errors, library
+from .base import Generator
+from .basis import coords_to_density, density_to_coords, gell_mann_basis
+from .compose import (
+    ProductGenerator,
+    factor_symbols,
+    joint_symbol,
+    markov_approximation,
+    noisy,
+    product,
+)
+from .errors import (
+    GeneratorError,
+    IncompleteInstrumentError,
+    NegativeProbabilityError,
+    NotStochasticError,
+    ShapeError,
+    UnknownProcessError,
+    ZeroProbabilityError,
+)
+from .ghmm import GHMM
+from .hmm import HMM
+from .quantum import QuantumGenerator
+from .reduction import equivalent, hankel_rank, minimize
+
+__all__ = [
+    "Generator", "HMM", "QuantumGenerator", "GHMM", "ProductGenerator",
+    "library", "errors", "minimize", "hankel_rank", "equivalent", "product",
+    "joint_symbol", "factor_symbols", "markov_approximation", "noisy",
+    "gell_mann_basis", "density_to_coords", "coords_to_density",
+    "GeneratorError", "NotStochasticError", "IncompleteInstrumentError",
+    "NegativeProbabilityError", "ShapeError", "UnknownProcessError", "ZeroProbabilityError",
+]
