@@ -94,15 +94,13 @@ def _orth_rows(m: np.ndarray, rtol: float, ref: float | None = None) -> np.ndarr
 
 
 def orthonormal_completion(v: np.ndarray) -> np.ndarray:
-    """Orthogonal matrix whose first column is ``v / |v|`` (Householder reflection)."""
+    """Orthogonal matrix whose first column is ``v / |v|`` (a Householder reflection with
+    the sign chosen to avoid cancellation, first column's sign then fixed)."""
     v = np.asarray(v, dtype=float)
-    n = v.size
     u = v / np.linalg.norm(v)
-    e = np.zeros(n)
-    e[0] = 1.0
-    w = u - e
-    nw = np.linalg.norm(w)
-    if nw < 1e-15:
-        return np.eye(n)
-    w /= nw
-    return np.eye(n) - 2.0 * np.outer(w, w)
+    s = 1.0 if u[0] >= 0 else -1.0
+    w = u.copy()
+    w[0] += s  # H = I - 2 w w^T / |w|^2 maps u to -s e0, so H e0 = -s u
+    Q = np.eye(v.size) - 2.0 * np.outer(w, w) / (w @ w)
+    Q[:, 0] *= -s
+    return Q
