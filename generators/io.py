@@ -28,13 +28,30 @@ from .ghmm import GHMM
 from .hmm import HMM
 from .quantum import QuantumGenerator
 
-__all__ = ["load_generator", "generator_from_dict", "generator_to_dict", "save_generator", "GeneratorFileError"]
+__all__ = ["resolve", "load_generator", "generator_from_dict", "generator_to_dict", "save_generator", "GeneratorFileError"]
 
 KINDS = ("hmm", "quantum", "ghmm")
 
 
 class GeneratorFileError(ValueError):
     """A generator file that cannot be read or does not define a valid generator."""
+
+
+def resolve(spec: "str | Path | Generator") -> Generator:
+    """A generator from a spec: a :class:`Generator` (returned as is), a path to a
+    ``.toml``/``.json``/``.py`` generator file, or a library spec such as ``"mess3"``,
+    ``"mess3:x=0.15,a=0.6"`` or a product ``"mess3*bloch_walk:beta=3"``
+    (:func:`generators.library.parse_spec`)."""
+    from . import library
+
+    if isinstance(spec, Generator):
+        return spec
+    if isinstance(spec, Path) or Path(str(spec)).suffix.lower() in (".toml", ".json", ".py"):
+        return load_generator(spec)
+    if not isinstance(spec, str):
+        raise ValueError(f"a process spec must be a Generator, a file path or a library spec string; "
+                         f"got {type(spec).__name__}")
+    return library.parse_spec(spec)
 
 
 def load_generator(path: str | Path) -> Generator:

@@ -63,3 +63,17 @@ def test_bad_paths(tmp_path):
     (tmp_path / "g.py").write_text("generator = 3\n")
     with pytest.raises(GeneratorFileError, match="must define `generator`"):
         load_generator(tmp_path / "g.py")
+
+
+def test_resolve_specs_files_and_generators():
+    from generators.io import resolve
+
+    g = library.mess3()
+    assert resolve(g) is g
+    assert resolve("mess3:x=0.15,a=0.6").name == "mess3(x=0.15, a=0.6)"
+    assert resolve(str(EXAMPLES / "moon.json")).name == "moon from a file"
+    assert resolve("mess3*even_process").alphabet_size == 6
+    with pytest.raises(GeneratorFileError, match="no such file"):
+        resolve("missing.toml")
+    with pytest.raises(ValueError, match="spec"):
+        resolve(3)

@@ -1,0 +1,235 @@
+"""Coordinates a person would draw, and exact maps between representations.
+
+- :func:`barycentric_coordinates` -- points of the probability simplex in an equilateral
+  triangle (3 states) or regular tetrahedron (4 states);
+- :func:`bloch_vectors` -- ``(x, y, z)`` of qubit density matrices,
+  ``rho = (I + x X + y Y + z Z) / 2``;
+- :func:`affine_projection` -- for any GHMM: beliefs satisfy ``eta @ tau = 1``, an
+  affine hyperplane; project onto the plane orthogonal to ``tau`` (exactly when it is
+  2-D or 3-D, by principal components beyond);
+- :func:`affine_dimension` -- dimension of the affine hull of a set of beliefs (equals
+  the minimal generator dimension minus 1 when the beliefs span their space);
+- :func:`linear_map` / :func:`representation_map` -- the linear map ``A`` with
+  ``eta_target = eta_source @ A``, fitted exactly (least squares, zero residual) from
+  beliefs of the same words under two representations of one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from generators import Generator, ShapeError
+
+from ._util import as_generator, check_positive_int
+
+__all__ = [
+    "barycentric_coordinates", "bloch_vectors", "AffineProjection", "affine_projection",
+    "affine_dimension", "LinearMap", "linear_map", "representation_map",
+]
+
+_TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3.0) / 2.0]])
+_TETRAHEDRON = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, np.sqrt(3.0) / 2.0, 0.0],
+                         [0.5, np.sqrt(3.0) / 6.0, np.sqrt(2.0 / 3.0)]])
+
+
+def barycentric_coordinates(p: Any) -> np.ndarray:
+    """Cartesian coordinates of simplex points: ``(..., 3) -> (..., 2)``, ``(..., 4) -> (..., 3)``.
+
+    ``p @ vertices`` with the vertices of a unit equilateral triangle
+    ``(0,0), (1,0), (1/2, sqrt(3)/2)`` (or a regular tetrahedron), so state ``i`` sits at
+    vertex ``i`` and the uniform distribution at the centroid.  Rows need not be exactly
+    normalized (they are used as given).
+    """
+    p = np.asarray(p, dtype=float)
+    if p.shape[-1:] == (3,):
+        return p @ _TRIANGLE
+    if p.shape[-1:] == (4,):
+        return p @ _TETRAHEDRON
+    raise ShapeError(f"barycentric coordinates need distributions over 3 or 4 states (last axis 3 or 4); "
+                     f"got shape {p.shape}; use affine_projection for other dimensions")
+
+
+def bloch_vectors(states: Any) -> np.ndarray:
+    """Bloch vectors of qubit density matrices: ``(..., 2, 2) -> (..., 3)`` real.
+
+    ``x = 2 Re rho_01``, ``y = -2 Im rho_01``, ``z = rho_00 - rho_11``.  A qutip ``Qobj``
+    (anything with ``.full()``) is accepted.
+    """
+    if hasattr(states, "full") and callable(states.full):
+        states = states.full()
+    rho = np.asarray(states)
+    if rho.shape[-2:] != (2, 2):
+        raise ShapeError(f"Bloch vectors need 2x2 density matrices (..., 2, 2); got shape {rho.shape}")
+    r01 = rho[..., 0, 1]
+    return np.stack([2 * np.real(r01), -2 * np.imag(r01), np.real(rho[..., 0, 0] - rho[..., 1, 1])], axis=-1)
+
+
+@dataclass(frozen=True)
+class AffineProjection:
+    """An affine map ``eta -> (eta - center) @ components.T`` to ``dim`` coordinates.
+
+    Attributes
+    ----------
+    center : (n,)          weighted mean of the fitted beliefs
+    components : (dim, n)  orthonormal rows, orthogonal to ``tau``
+    explained_variance_ratio : (dim,)  share of the (weighted) variance along each row
+    exact : bool           True when no dimension was dropped (``n - 1 <= dim``)
+    """
+
+    center: np.ndarray
+    components: np.ndarray
+    explained_variance_ratio: np.ndarray
+    exact: bool
+
+    @property
+    def dim(self) -> int:
+        return self.components.shape[0]
+
+    def __call__(self, beliefs: Any) -> np.ndarray:
+        """Project beliefs ``(..., n) -> (..., dim)``."""
+        return (np.asarray(beliefs, dtype=float) - self.center) @ self.components.T
+
+
+def affine_projection(beliefs: Any, tau: Any = None, dim: int = 2, *, weights: Any = None) -> AffineProjection:
+    """Fit the projection of beliefs onto the plane orthogonal to ``tau``.
+
+    Parameters
+    ----------
+    beliefs : (N, n)
+        Beliefs with ``eta @ tau = 1`` (e.g. ``BeliefManifold.beliefs``).
+    tau : (n,), optional
+        The GHMM's ``tau`` (default: the normal of the beliefs' best-fit hyperplane is
+        not guessed; ``tau = None`` means plain PCA of the centered beliefs).
+    dim : int
+        Output dimension.  If the hyperplane ``tau^perp`` has ``n - 1 <= dim``
+        dimensions it is used as is (an isometry: no information lost, ``exact``);
+        otherwise the ``dim`` principal directions within it (weighted by ``weights``).
+    weights : (N,), optional
+        Nonnegative weights (e.g. belief probabilities) for the center and the PCA.
+    """
+    X = np.asarray(beliefs, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ShapeError(f"beliefs must be a nonempty (N, n) array; got shape {X.shape}")
+    dim = check_positive_int(dim, "dim")
+    N, n = X.shape
+    w = np.full(N, 1.0 / N) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    if w.shape != (N,) or np.any(w < 0) or not w.sum() > 0:
+        raise ValueError(f"weights must be {N} nonnegative numbers with a positive sum")
+    w = w / w.sum()
+    center = w @ X
+    if tau is None:
+        basis = np.eye(n)
+    else:
+        tau = np.asarray(tau, dtype=float).reshape(-1)
+        if tau.shape != (n,) or not np.linalg.norm(tau) > 0:
+            raise ShapeError(f"tau must be a nonzero vector of length {n}; got shape {tau.shape}")
+        basis = _orthogonal_complement(tau)  # (n-1, n) orthonormal rows
+    Y = (X - center) @ basis.T
+    if basis.shape[0] <= dim:
+        var = (w[:, None] * Y**2).sum(axis=0)
+        total = var.sum()
+        ratio = var / total if total > 0 else np.zeros_like(var)
+        return AffineProjection(center, basis, ratio, True)
+    C = (Y * w[:, None]).T @ Y
+    vals, vecs = np.linalg.eigh(C)
+    order = np.argsort(vals)[::-1]
+    vals, vecs = np.clip(vals[order], 0.0, None), vecs[:, order]
+    comps = vecs[:, :dim].T @ basis
+    # fix signs deterministically: largest-magnitude entry positive
+    sign = np.sign(comps[np.arange(dim), np.argmax(np.abs(comps), axis=1)])
+    comps *= np.where(sign == 0, 1.0, sign)[:, None]
+    total = vals.sum()
+    ratio = vals[:dim] / total if total > 0 else np.zeros(dim)
+    return AffineProjection(center, comps, ratio, False)
+
+
+def affine_dimension(beliefs: Any, tol: float = 1e-8) -> int:
+    """Dimension of the affine hull of beliefs ``(N, n)``: the numerical rank of the
+    centered set: singular values above ``tol`` times the largest and above
+    ``tol sqrt(N)`` (so a set of identical beliefs up to rounding has dimension 0)."""
+    X = np.asarray(beliefs, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ShapeError(f"beliefs must be a nonempty (N, n) array; got shape {X.shape}")
+    Y = X - X.mean(axis=0)
+    if Y.shape[0] > 4 * Y.shape[1]:
+        Y = np.linalg.qr(Y, mode="r")  # same singular values, n x n
+    s = np.linalg.svd(Y, compute_uv=False)
+    if s.size == 0 or s[0] == 0:
+        return 0
+    s_tol = max(tol * s[0], tol * np.sqrt(X.shape[0]))
+    return int(np.sum(s > s_tol))
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    """``eta_target = eta_source @ matrix``, with the fit's worst residual (max-norm)."""
+
+    matrix: np.ndarray
+    residual: float
+
+    def __call__(self, beliefs: Any) -> np.ndarray:
+        return np.asarray(beliefs, dtype=float) @ self.matrix
+
+
+def linear_map(source: Any, target: Any, *, tol: float = 1e-8) -> LinearMap:
+    """The linear map ``A`` (n_s, n_t) with ``target = source @ A`` for paired beliefs.
+
+    Least squares (minimum-norm solution when the source beliefs do not span their
+    space).  Raises ValueError when the worst residual exceeds ``tol`` times the scale of
+    ``target``: then the two sets of beliefs are not linearly related (not two
+    representations of the same process, or not paired by the same words).
+    """
+    S = np.asarray(source, dtype=float)
+    Tg = np.asarray(target, dtype=float)
+    if S.ndim != 2 or Tg.ndim != 2 or S.shape[0] != Tg.shape[0] or S.shape[0] == 0:
+        raise ShapeError(f"source and target must be (N, n_s) and (N, n_t) with the same N > 0; "
+                         f"got {S.shape} and {Tg.shape}")
+    A = np.linalg.lstsq(S, Tg, rcond=None)[0]
+    resid = float(np.abs(S @ A - Tg).max())
+    scale = max(1.0, float(np.abs(Tg).max()))
+    if resid > tol * scale:
+        raise ValueError(f"no linear map fits: worst residual {resid:.3g} > tol {tol:g} x scale {scale:.3g}; "
+                         "are these beliefs of the same words under two representations of one process?")
+    return LinearMap(A, resid)
+
+
+def representation_map(g_from: Generator, g_to: Generator, depth: int = 6, *, tol: float = 1e-8,
+                       max_beliefs: int = 20_000) -> LinearMap:
+    """Exact linear map from ``g_from``'s beliefs to ``g_to``'s beliefs of the same words.
+
+    The distinct beliefs of ``g_from`` up to ``depth`` (its mixed-state presentation)
+    are paired with ``g_to``'s beliefs after the same shortest words, and
+    :func:`linear_map` is fitted.  E.g. an HMM's simplex beliefs onto its minimal GHMM's
+    (``generators.minimize``) beliefs.  Raises ValueError when the processes differ.
+    """
+    from .manifold import mixed_state_presentation
+    from .trajectories import belief_trajectories
+
+    g_from, g_to = as_generator(g_from, "g_from"), as_generator(g_to, "g_to")
+    if g_from.alphabet_size != g_to.alphabet_size:
+        raise ValueError(f"the generators have different alphabets ({g_from.alphabet_size} vs "
+                         f"{g_to.alphabet_size} symbols); they cannot be the same process")
+    depth = check_positive_int(depth, "depth", minimum=0)
+    m = mixed_state_presentation(g_from, depth, max_beliefs=max_beliefs)
+    words = m.words()
+    target = np.empty((m.n_beliefs, g_to.to_ghmm().dim))
+    for L in np.unique(m.depth):  # loop over word lengths only
+        ids = np.nonzero(m.depth == L)[0]
+        tr = belief_trajectories(g_to, words[ids, :L].reshape(ids.size, int(L)))
+        if not np.all(tr.possible[:, -1]):
+            raise ValueError("a word allowed by g_from has probability 0 under g_to; not the same process")
+        target[ids] = tr.beliefs[:, -1]
+    return linear_map(m.beliefs, target, tol=tol)
+
+
+def _orthogonal_complement(v: np.ndarray) -> np.ndarray:
+    """Orthonormal rows spanning the complement of ``v`` (deterministic: QR of [v, I])."""
+    n = v.size
+    q, _ = np.linalg.qr(np.column_stack([v, np.eye(n)]))
+    comp = q[:, 1:n].T
+    # orient so the basis is close to the standard axes (first nonzero entry positive)
+    sign = np.sign(comp[np.arange(n - 1), np.argmax(np.abs(comp) > 1e-12, axis=1)])
+    return comp * np.where(sign == 0, 1.0, sign)[:, None]

@@ -1,0 +1,187 @@
+"""Pictures of belief manifolds (PNG, matplotlib's Agg backend).
+
+matplotlib and qutip are imported inside the functions, so ``import bayes`` stays light.
+
+:func:`plot_beliefs` chooses the natural picture from the generator:
+
+- ``"simplex"`` -- a 3-state HMM: the beliefs in the probability triangle, each point
+  coloured by its own position (RGB = the three probabilities) -- the Mess3 fractal;
+- ``"bloch"`` -- a qubit generator: Bloch vectors on the Bloch disk (the great circle
+  containing them, e.g. the x-z plane for the Bloch walk) or, when they span 3-D, on
+  qutip's Bloch sphere (``"bloch-sphere"`` forces it);
+- ``"projection"`` -- anything else: the affine projection onto the plane orthogonal to
+  ``tau`` (:func:`bayes.geometry.affine_projection`; principal components when more
+  than 2 dimensions remain), coloured by the depth at which each belief first appears.
+
+Point area grows with the belief's probability (:attr:`BeliefManifold.probs`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from generators import Generator
+
+from ._util import atomic_path
+from .geometry import affine_projection, barycentric_coordinates, bloch_vectors
+from .manifold import BeliefManifold, mixed_state_presentation
+
+__all__ = ["plot_beliefs", "choose_style"]
+
+_STYLES = ("auto", "simplex", "bloch", "bloch-sphere", "projection")
+
+
+def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, *, style: str = "auto",
+                 title: str | None = None, depth: int = 8, size_by_prob: bool = True,
+                 figsize: tuple[float, float] = (6.0, 6.0), dpi: int = 120) -> str:
+    """Write a PNG picture of the beliefs of ``manifold`` to ``path``; returns the path.
+
+    Parameters
+    ----------
+    manifold : BeliefManifold or Generator
+        A generator is enumerated to ``depth`` first.
+    path : str or PathLike
+        Output PNG (written atomically: a temporary file renamed into place).
+    style : {"auto", "simplex", "bloch", "bloch-sphere", "projection"}
+        See the module docstring; ``"auto"`` picks from the generator.
+    title : str, optional
+        Default: the generator's name, the number of beliefs and the depth.
+    size_by_prob : bool
+        Point area proportional to ``sqrt(probability)`` (else constant).
+    figsize, dpi : figure size in inches and resolution; the PNG is
+        ``figsize * dpi`` pixels (e.g. 720 x 720).
+    """
+    if isinstance(manifold, Generator):
+        manifold = mixed_state_presentation(manifold, depth)
+    if not isinstance(manifold, BeliefManifold):
+        raise TypeError(f"plot_beliefs needs a BeliefManifold or a Generator; got {type(manifold).__name__}")
+    if style not in _STYLES:
+        raise ValueError(f"unknown style {style!r}; valid: {', '.join(_STYLES)}")
+    path = os.fspath(path)
+    if not path.lower().endswith(".png"):
+        raise ValueError(f"plot_beliefs writes PNG files; the path must end in .png, got {path!r}")
+    style = choose_style(manifold) if style == "auto" else style
+    m = manifold
+    g = m.generator
+    if title is None:
+        title = f"{g.name or type(g).__name__}: {m.n_beliefs:,} beliefs, depth {m.max_depth}"
+    p = m.probs
+    order = np.argsort(p, kind="stable")  # small points first, large ones on top
+    sizes = _sizes(p, m.n_beliefs) if size_by_prob else np.full(m.n_beliefs, 4.0)
+    if style == "bloch-sphere":
+        return _bloch_sphere(m, path, title, order, figsize, dpi)
+
+    from matplotlib.figure import Figure  # a bare Figure renders with Agg; pyplot state untouched
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.add_subplot(1, 1, 1)
+    if style == "simplex":
+        _draw_simplex(ax, m, order, sizes)
+    elif style == "bloch":
+        _draw_bloch_disk(ax, m, order, sizes)
+    else:
+        _draw_projection(fig, ax, m, order, sizes)
+    ax.set_title(title, fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return path
+
+
+def choose_style(m: BeliefManifold) -> str:
+    """The picture ``"auto"`` draws: simplex (3-state classical), bloch (qubit), projection."""
+    g = m.generator
+    if g.kind == "classical" and m.dim == 3 and np.allclose(g.to_ghmm().tau, 1.0):
+        return "simplex"
+    if g.kind == "quantum" and getattr(g, "dim", None) == 2 and m.dim == 4:
+        return "bloch"
+    return "projection"
+
+
+# ---------------------------------------------------------------------- drawing helpers
+def _sizes(p: np.ndarray, N: int) -> np.ndarray:
+    top = p.max() if p.size and p.max() > 0 else 1.0
+    base, least = (60.0, 6.0) if N < 200 else ((25.0, 2.0) if N < 5000 else (10.0, 0.6))
+    return least + base * np.sqrt(p / top)
+
+
+def _draw_simplex(ax, m: BeliefManifold, order: np.ndarray, sizes: np.ndarray) -> None:
+    b = np.clip(m.beliefs, 0.0, 1.0)
+    xy = barycentric_coordinates(b)
+    tri = barycentric_coordinates(np.eye(3))
+    ax.fill(tri[:, 0], tri[:, 1], facecolor="0.97", edgecolor="0.2", linewidth=1.0, zorder=0)
+    colors = b / np.maximum(b.max(axis=1, keepdims=True), 1e-12)  # saturated RGB by position
+    ax.scatter(xy[order, 0], xy[order, 1], s=sizes[order], c=colors[order], linewidths=0, zorder=2)
+    for i, (x, y) in enumerate(tri):
+        ax.annotate(f"state {i}", (x, y), textcoords="offset points",
+                    xytext=(0, -14 if y == 0 else 6), ha="center", fontsize=9)
+    ax.set_xlim(-0.08, 1.08)
+    ax.set_ylim(-0.1, np.sqrt(3) / 2 + 0.08)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def _bloch_plane(r: np.ndarray) -> tuple[int, int, str, str]:
+    """The coordinate plane containing the Bloch vectors best (smallest spread off it)."""
+    names = "xyz"
+    spread = np.abs(r).max(axis=0) if r.size else np.zeros(3)
+    off = int(np.argmin(spread))
+    i, j = [k for k in range(3) if k != off]
+    return i, j, names[i], names[j]
+
+
+def _draw_bloch_disk(ax, m: BeliefManifold, order: np.ndarray, sizes: np.ndarray) -> None:
+    r = bloch_vectors(m.native())
+    i, j, ni, nj = _bloch_plane(r)
+    t = np.linspace(0, 2 * np.pi, 400)
+    ax.fill(np.cos(t), np.sin(t), facecolor="0.96", edgecolor="0.2", linewidth=1.0, zorder=0)
+    ax.plot([-1, 1], [0, 0], color="0.75", lw=0.6, zorder=1)
+    ax.plot([0, 0], [-1, 1], color="0.75", lw=0.6, zorder=1)
+    sc = ax.scatter(r[order, i], r[order, j], s=sizes[order], c=m.depth[order], cmap="viridis",
+                    linewidths=0, zorder=2)
+    cb = ax.figure.colorbar(sc, ax=ax, fraction=0.046, pad=0.04)
+    cb.set_label("depth first reached")
+    ax.set_xlabel(f"Bloch {ni}")
+    ax.set_ylabel(f"Bloch {nj}")
+    for lab, pos in ((f"+{nj}", (0, 1.04)), (f"-{nj}", (0, -1.1)), (f"+{ni}", (1.04, 0)), (f"-{ni}", (-1.14, 0))):
+        ax.annotate(lab, pos, fontsize=8, color="0.4")
+    ax.set_xlim(-1.2, 1.2)
+    ax.set_ylim(-1.2, 1.2)
+    ax.set_aspect("equal")
+
+
+def _draw_projection(fig, ax, m: BeliefManifold, order: np.ndarray, sizes: np.ndarray) -> None:
+    h = m.generator.to_ghmm()
+    proj = affine_projection(m.beliefs, h.tau, dim=2, weights=None)
+    xy = proj(m.beliefs)
+    if xy.shape[1] == 1:  # a 2-dimensional GHMM: its beliefs lie on a line segment
+        xy = np.column_stack([xy[:, 0], np.zeros(len(xy))])
+        ax.set_yticks([])
+    sc = ax.scatter(xy[order, 0], xy[order, 1], s=sizes[order], c=m.depth[order], cmap="viridis",
+                    linewidths=0)
+    cb = fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.04)
+    cb.set_label("depth first reached")
+    how = "orthogonal to tau" if proj.exact else (
+        f"top-2 principal components orthogonal to tau ({100 * proj.explained_variance_ratio.sum():.0f}% variance)")
+    ax.set_xlabel(f"belief coordinate 1 ({how})", fontsize=8)
+    ax.set_ylabel("belief coordinate 2", fontsize=8)
+    ax.set_aspect("equal", adjustable="datalim")
+
+
+def _bloch_sphere(m: BeliefManifold, path: str, title: str, order: np.ndarray, figsize, dpi) -> str:
+    import qutip
+    from matplotlib.figure import Figure
+
+    r = bloch_vectors(m.native())[order]
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.add_subplot(1, 1, 1, projection="3d")
+    b = qutip.Bloch(fig=fig, axes=ax)
+    b.point_marker = ["o"]
+    b.point_size = [6]
+    b.add_points(r.T, meth="s")
+    b.render()
+    ax.set_title(title, fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return path
