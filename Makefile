@@ -20,7 +20,7 @@ $(VENV)/.test: $(VENV)/.base
 	touch $@
 
 demo: $(VENV)/.base
-	$(PY) -m generators
+	$(VENV)/bin/qbelief demo
 
 test: $(VENV)/.test
 	$(PY) -m pytest

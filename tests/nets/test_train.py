@@ -1,0 +1,268 @@
+"""Training: learning, determinism, checkpoints, exact resume, DDP, config errors.
+
+Fast tests use tiny models and a few dozen steps.  The slow-marked tests demonstrate the
+issue's goals (belief geometry learned within minutes on 2 CPU cores).
+"""
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from nets.data import BeliefData
+from nets.models import build_model
+from nets.train import TrainConfig, load_checkpoint, load_model, loss_fn, train
+
+TINY = dict(process="mess3", context=6, model="transformer", n_layers=1, d_model=16, d_mlp=32, batch_size=32,
+            steps=12, lr=3e-3, device="cpu", quiet=True, num_threads=1)
+
+
+def losses(history):
+    return [r["loss"] for r in history]
+
+
+def test_loss_decreases_and_is_reported_relative_to_optimum():
+    res = train(TrainConfig(**{**TINY, "steps": 60, "data_mode": "exact", "targets": "exact"}))
+    h = res.history
+    assert len(h) == 60 and h[-1]["step"] == 60 and h[-1]["tokens"] == 60 * 32 * 6
+    assert np.mean(losses(h)[-10:]) < np.mean(losses(h)[:5])
+    opt = res.data.optimum
+    assert opt.shape == (6,)
+    for r in h:
+        assert math.isclose(r["relative"], r["loss"] / float(np.mean(opt)))
+    assert res.val_loss is not None and res.val_relative >= 1.0 - 1e-9
+    assert res.final_relative >= 0.99 and res.steps_done == 60
+    assert set(res.timing) >= {"data_s", "total_s", "tokens_per_s", "data_share"}
+
+
+def test_deterministic_for_fixed_seed():
+    a = train(TrainConfig(**TINY))
+    b = train(TrainConfig(**TINY))
+    c = train(TrainConfig(**{**TINY, "seed": 1}))
+    assert losses(a.history) == losses(b.history)
+    assert losses(a.history) != losses(c.history)
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_exact_targets_same_expectation_lower_variance(one_thread):
+    d = BeliefData("bloch_walk", 6, mode="exact")
+    torch.manual_seed(0)
+    m = build_model(dict(kind="transformer", vocab_size=4, n_ctx=6, n_layers=1, d_model=16, d_mlp=32))
+    ls, le = [], []
+    with torch.no_grad():
+        for step in range(40):
+            b = d.batch(step, 64)
+            logits = m(b.tokens)
+            ls.append(loss_fn(logits, b, "sampled").item())
+            le.append(loss_fn(logits, b, "exact").item())
+    val, _ = d.validation_loss(m)
+    assert abs(np.mean(le) - val) < 3 * np.std(le) / np.sqrt(40) + 1e-6
+    assert abs(np.mean(ls) - val) < 4 * np.std(ls) / np.sqrt(40) + 1e-6
+    assert np.var(le) < 0.2 * np.var(ls)
+
+
+def test_checkpoint_contents_and_weights_only_load(tmp_path):
+    cfg = TrainConfig(**{**TINY, "out_dir": str(tmp_path), "checkpoint_every": 5, "optimizer": "adamw",
+                         "scheduler": "plateau", "plateau_patience": 2})
+    res = train(cfg)
+    path = tmp_path / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["step"] == 12 and ckpt["config"]["optimizer"] == "adamw"
+    assert set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config", "model_config"}
+    assert isinstance(ckpt["rng"]["torch"], torch.Tensor) and "numpy" in ckpt["rng"]
+    json.dumps(ckpt["config"])  # plain JSON-able
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
+    model, cfg2 = load_model(path)
+    assert cfg2.optimizer == "adamw"
+    toks = torch.tensor([[0, 1, 2, 0, 1, 2]])
+    torch.testing.assert_close(model(toks), res.model(toks))
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 13))
+    assert json.loads((tmp_path / "config.json").read_text())["steps"] == 12
+    with pytest.raises(ValueError, match="not a qbelief"):
+        torch.save({"x": 1}, tmp_path / "other.pt")
+        load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("scheduler", ["plateau", "cosine"])
+def test_resume_after_kill_reproduces_the_curve(tmp_path, scheduler):
+    base = {**TINY, "steps": 20, "checkpoint_every": 5, "scheduler": scheduler, "plateau_patience": 2,
+            "data_mode": "stream", "warmup_steps": 3 if scheduler == "cosine" else 0}
+    full = train(TrainConfig(**{**base, "out_dir": str(tmp_path / "full")}))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_13(step, rec):
+        if step == 13:
+            raise Killed
+
+    run = TrainConfig(**{**base, "out_dir": str(tmp_path / "run")})
+    with pytest.raises(Killed):
+        train(run, callback=kill_at_13)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 10
+    resumed = train(run, resume=True)
+    assert losses(resumed.history) == losses(full.history)
+    assert [r["lr"] for r in resumed.history] == [r["lr"] for r in full.history]
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in rows] == losses(full.history)
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_resume_can_extend_steps_but_not_change_the_run(tmp_path):
+    cfg = TrainConfig(**{**TINY, "out_dir": str(tmp_path), "steps": 6})
+    train(cfg)
+    longer = train(TrainConfig(**{**TINY, "out_dir": str(tmp_path), "steps": 9}), resume=True)
+    straight = train(TrainConfig(**{**TINY, "steps": 9}))
+    assert losses(longer.history) == losses(straight.history)
+    with pytest.raises(ValueError, match="cannot resume.*lr"):
+        train(TrainConfig(**{**TINY, "out_dir": str(tmp_path), "lr": 0.1}), resume=True)
+    with pytest.raises(ValueError, match="out_dir"):
+        train(TrainConfig(**TINY), resume=True)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_recurrent_models_train(kind):
+    res = train(TrainConfig(**{**TINY, "model": kind, "hidden": 16, "n_layers": 2, "steps": 5, "bos": True,
+                               "optimizer": "sgd", "momentum": 0.9}))
+    assert res.model.kind == kind and res.model.vocab_size == 4 and len(res.history) == 5
+
+
+def test_warmup_and_cosine_schedule():
+    res = train(TrainConfig(**{**TINY, "steps": 10, "lr": 1e-2, "scheduler": "cosine", "warmup_steps": 4}))
+    lrs = [r["lr"] for r in res.history]  # lr after each step
+    expect = [1e-2 * min(1, (s + 1) / 4) * 0.5 * (1 + math.cos(math.pi * s / 10)) for s in range(1, 11)]
+    np.testing.assert_allclose(lrs, expect, rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TrainConfig(**{**TINY, "scheduler": "plateau", "warmup_steps": 5})
+
+
+def test_bf16_autocast_runs():
+    res = train(TrainConfig(**{**TINY, "steps": 4, "bf16": True}))
+    assert all(math.isfinite(r["loss"]) for r in res.history)
+
+
+def test_command_line_entry(tmp_path):
+    from nets.train import main
+
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({**TINY, "steps": 3, "out_dir": str(tmp_path / "run")}))
+    assert main([str(path)]) == 0
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3
+    assert main([str(path), "--resume"]) == 0
+
+
+def test_generator_object_and_config_roundtrip(tmp_path):
+    from generators import library
+
+    g = library.get("mess3", x=0.15, a=0.6)
+    cfg = TrainConfig(**{**TINY, "process": g, "out_dir": str(tmp_path), "steps": 3})
+    d = cfg.to_dict()
+    json.dumps(d)
+    assert TrainConfig.from_dict(d).to_dict() == d
+    a = train(cfg)
+    b = train(TrainConfig.from_dict(d), resume=False)
+    assert losses(a.history) == losses(b.history)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("optimizer", "rmsprop", "optimizer must be one of"),
+    ("scheduler", "linear", "scheduler must be one of"),
+    ("model", "mamba", "model must be one of"),
+    ("targets", "soft", "targets must be one of"),
+    ("data_mode", "file", "data_mode must be one of"),
+    ("lr", -1.0, "lr"),
+    ("batch_size", 0, "batch_size"),
+    ("steps", 1.5, "steps"),
+    ("device", "tpu", "device must be"),
+    ("n_heads", 3, "not divisible"),
+    ("plateau_factor", 1.5, "plateau_factor"),
+])
+def test_bad_config(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        train(TrainConfig(**{**TINY, field: value}))
+
+
+def test_unknown_config_field():
+    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+        TrainConfig.from_dict({"proces": "mess3"})
+
+
+def test_ddp_two_cpu_processes_match_single_process(tmp_path):
+    from nets.distributed import launch
+
+    base = {**TINY, "steps": 6, "batch_size": 32, "checkpoint_every": 3, "optimizer": "adam"}
+    single = train(TrainConfig(**base))
+    launch(TrainConfig(**{**base, "out_dir": str(tmp_path)}), nprocs=2, timeout=240)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose([r["loss"] for r in rows], losses(single.history), atol=1e-5, rtol=0)
+    model, _ = load_model(tmp_path / "checkpoint.pt")
+    # Adam turns rounding-level gradient differences of near-zero gradients into steps of ~lr,
+    # so parameters agree to O(lr), the loss curve to rounding
+    for k, v in single.model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v, atol=2e-2, rtol=0)
+    with pytest.raises(ValueError, match="divisible"):
+        from nets.distributed import DistInfo, shard_bounds
+
+        shard_bounds(33, DistInfo(rank=0, world_size=2))
+
+
+# ---------------------------------------------------------------------- slow demonstrations
+def belief_r2(model, data, n_words=4096, seed=123, holdout=0.2):
+    """Held-out R^2 of an affine least-squares fit from all layers' activations (concatenated,
+    all positions) to the minimal beliefs' coordinates 1: (words drawn from the process, so
+    the plain fit is the probability-weighted one)."""
+    b = data.sample(n_words, np.random.default_rng(seed))
+    names = "blocks.*.resid_post" if model.kind == "transformer" else "layers.*.hidden"
+    _, cache = model.run_with_cache(b.tokens, names)
+    X = torch.cat(list(cache.values()), -1).double().cpu().numpy()
+    Y = b.beliefs.numpy()[..., 1:]
+    perm = np.random.default_rng(seed + 1).permutation(n_words)
+    te, tr = perm[: int(n_words * holdout)], perm[int(n_words * holdout):]
+    Xtr, Xte = X[tr].reshape(-1, X.shape[-1]), X[te].reshape(-1, X.shape[-1])
+    Ytr, Yte = Y[tr].reshape(-1, Y.shape[-1]), Y[te].reshape(-1, Y.shape[-1])
+    W, *_ = np.linalg.lstsq(np.c_[Xtr, np.ones(len(Xtr))], Ytr, rcond=None)
+    P = np.c_[Xte, np.ones(len(Xte))] @ W
+    return float(1 - ((P - Yte) ** 2).sum() / ((Yte - Ytr.mean(0)) ** 2).sum())
+
+
+@pytest.mark.slow
+def test_bloch_walk_exact_targets_learns_belief_geometry():
+    """Issue 4 goal: Bloch walk (1, sqrt 51), transformer, exact targets, <= 5 min of CPU:
+    held-out R^2 >= 0.95 from the concatenated residual streams to the Bloch coordinates
+    of the minimal GHMM.  (Sampled targets for the same time: benchmarks/bench_nets.py.)"""
+    t = time.perf_counter()
+    res = train(TrainConfig(process="bloch_walk", context=8, data_mode="exact", targets="exact", n_layers=4,
+                            d_model=64, d_mlp=256, batch_size=256, optimizer="adam", lr=2e-3, warmup_steps=200,
+                            scheduler="cosine", steps=3000, max_time_s=290, num_threads=1, device="cpu",
+                            quiet=True))
+    r2 = belief_r2(res.model, res.data)
+    elapsed = time.perf_counter() - t
+    print(f"bloch walk exact targets: {res.steps_done} steps, {elapsed:.0f} s, val/opt {res.val_relative:.5f}, "
+          f"R^2 {r2:.4f}")
+    assert elapsed < 330
+    assert res.val_relative < 1.001
+    assert r2 >= 0.95
+
+
+@pytest.mark.slow
+def test_lstm_mess3_learns_belief_geometry():
+    """Issue 4 goal: an LSTM on Mess3(0.05, 0.85), sampled targets, reaches the same kind of fit."""
+    res = train(TrainConfig(process="mess3:x=0.05,a=0.85", context=10, data_mode="stream", targets="sampled",
+                            model="lstm", n_layers=2, hidden=64, batch_size=256, lr=1e-3, steps=3000,
+                            max_time_s=150, num_threads=1, device="cpu", quiet=True))
+    r2 = belief_r2(res.model, res.data)
+    print(f"lstm mess3: {res.steps_done} steps, loss/opt {res.final_relative:.4f}, R^2 {r2:.4f}")
+    assert res.final_relative <= 1.01
+    assert r2 >= 0.97
