@@ -12,7 +12,10 @@ With ``mass_t`` the probability mass of the distinct beliefs at depth ``t`` (see
   distribution of the eps-machine.
 
 Every quantity is computed from distinct beliefs, so the cost grows with the number of
-distinct beliefs, not with ``V^L``.  ``base`` selects the unit (2: bits, the default;
+distinct beliefs, not with ``V^L``.  For an independent product
+(:class:`generators.ProductGenerator`) every quantity is the sum of the factors' (the
+joint entropies of independent blocks add), computed per factor: the joint manifold of a
+product has the product of the factors' belief counts.  ``base`` selects the unit (2: bits, the default;
 ``math.e``: nats).
 """
 
@@ -23,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from generators import Generator
+from generators import Generator, ProductGenerator
 
 from ._util import Estimate, as_generator, check_base, check_positive_int, entropy_rows
 from .manifold import DEFAULT_TOL, BeliefManifold, mixed_state_presentation
@@ -55,6 +58,8 @@ def myopic_entropy(g: Generator | BeliefManifold, L: int, base: float = 2, *, to
     """
     L = check_positive_int(L, "L")
     b = check_base(base)
+    if isinstance(g, ProductGenerator):
+        return sum(myopic_entropy(f, L, base, tol=tol, progress=progress) for f in g.factors)
     m = _manifold(g, L - 1, tol, progress)
     H = entropy_rows(m.emission_probs(), b)
     out = np.empty(L)
@@ -95,6 +100,10 @@ def entropy_rate(g: Generator | BeliefManifold, base: float = 2, *, depth: int =
         A float with ``.exact``, ``.stderr`` (0 when exact) and ``.method``.
     """
     b = check_base(base)
+    if isinstance(g, ProductGenerator):
+        return _sum_estimates([entropy_rate(f, base, depth=depth, max_beliefs=max_beliefs, tol=tol,
+                                            n_sequences=n_sequences, length=length, burn_in=burn_in, seed=seed)
+                               for f in g.factors])
     m = g if isinstance(g, BeliefManifold) else mixed_state_presentation(
         as_generator(g), check_positive_int(depth, "depth"), tol, max_beliefs=max_beliefs)
     if m.closed:
@@ -133,6 +142,9 @@ def excess_entropy(g: Generator | BeliefManifold, base: float = 2, *, max_length
     Estimate
     """
     b = check_base(base)
+    if isinstance(g, ProductGenerator):
+        return _sum_estimates([excess_entropy(f, base, max_length=max_length, max_beliefs=max_beliefs, tol=tol)
+                               for f in g.factors])
     m = g if isinstance(g, BeliefManifold) else mixed_state_presentation(
         as_generator(g), check_positive_int(max_length, "max_length"), tol, max_beliefs=max_beliefs)
     H = entropy_rows(m.emission_probs(), b)
@@ -166,6 +178,9 @@ def statistical_complexity(g: Generator | BeliefManifold, base: float = 2, *, de
     ValueError when the presentation does not close (infinite ``C_mu``, e.g. Mess3).
     """
     b = check_base(base)
+    if isinstance(g, ProductGenerator):  # causal states of independent factors pair up
+        return float(sum(statistical_complexity(f, base, depth=depth, max_beliefs=max_beliefs, tol=tol)
+                         for f in g.factors))
     m = g if isinstance(g, BeliefManifold) else mixed_state_presentation(
         as_generator(g), check_positive_int(depth, "depth"), tol, max_beliefs=max_beliefs)
     pi = m.eps_machine().initial_state
@@ -173,6 +188,13 @@ def statistical_complexity(g: Generator | BeliefManifold, base: float = 2, *, de
 
 
 # ---------------------------------------------------------------------- helpers
+def _sum_estimates(parts: list) -> Estimate:
+    """Sum of independent factors' estimates: standard errors in quadrature, bounds added."""
+    return Estimate(float(sum(parts)), exact=all(p.exact for p in parts),
+                    stderr=math.sqrt(sum(p.stderr ** 2 for p in parts)), bound=float(sum(p.bound for p in parts)),
+                    method="sum over independent factors: " + "; ".join(p.method for p in parts))
+
+
 def _manifold(g: Any, need_depth: int, tol: float, progress: bool | None) -> BeliefManifold:
     if isinstance(g, BeliefManifold):
         if g.max_depth < need_depth:

@@ -24,7 +24,7 @@ from .hmm import HMM
 from .quantum import QuantumGenerator
 
 __all__ = [
-    "mess3", "rrxor", "zero_one_random", "even_process", "golden_mean", "bloch_walk", "moon",
+    "mess3", "mess_n", "mess_n_bounds", "rrxor", "zero_one_random", "even_process", "golden_mean", "bloch_walk", "moon",
     "frdn", "fanizza", "random_hmm", "random_quantum", "random_ghmm",
     "names", "get", "info", "parse_spec",
 ]
@@ -74,6 +74,48 @@ def mess3(x: float = 0.05, a: float = 0.85) -> HMM:
         emit[s] = a  # weight depends on the next state j
         T[s] = move * emit[None, :]
     return _named(HMM(T), "mess3", x=x, a=a)
+
+
+@_register("classical")
+def mess_n(n: int = 2, lam: float = 0.7, a: float = 0.85) -> HMM:
+    """Generalized Mess: ``n`` states and symbols, transition matrix ``M = lam I + (1-lam) J/n``.
+
+    The state moves by ``M`` (``J`` the all-ones matrix) and emits the symbol equal to the
+    *new* state with probability ``a``, each other with ``(1-a)/(n-1)``:
+    ``T[x][i, j] = M[i, j] (a if x == j else (1-a)/(n-1))``, so ``sum_x T[x] = M``.
+    ``M = lam I + (1-lam) 1 pi`` (``pi`` uniform) acts as exactly ``lam I`` on the
+    non-stationary subspace: spectrum ``{1, lam (n-1 times)}``, attention decays like
+    ``lam^(d-s)`` (Piotrowski et al. 2025).  Valid for ``-1/(n-1) <= lam <= 1``
+    (nonnegative diagonal ``lam + (1-lam)/n``; see :func:`mess_n_bounds`), so
+    ``lam = -0.7`` needs ``n = 2``; no classical chain acting as ``lam I`` off the
+    stationary direction can do better (``trace M = 1 + (n-1) lam >= 0``).
+    ``mess_n(3, 1-3x, a)`` is ``mess3(x, a)``.
+    """
+    n = _check_n(n)
+    lo, _ = mess_n_bounds(n)
+    lam, a = float(lam), float(a)
+    _check(lo - 1e-12 <= lam <= 1.0,
+           f"mess_n with n={n} states needs {lo:g} <= lam <= 1 (nonnegative diagonal lam + (1-lam)/n); "
+           f"got lam={lam:g}" + ("; use n=2 for lam down to -1" if n > 2 else ""))
+    _check(0.0 <= a <= 1.0, f"mess_n needs an emission probability 0 <= a <= 1; got a={a:g}")
+    M = np.clip(lam * np.eye(n) + (1.0 - lam) / n * np.ones((n, n)), 0.0, None)  # -0.0 at the boundary
+    M /= M.sum(axis=1, keepdims=True)
+    emit = np.full((n, n), (1.0 - a) / (n - 1))  # emit[x, j]: symbol x on arriving in state j
+    np.fill_diagonal(emit, a)
+    T = M[None, :, :] * emit[:, None, :]
+    return _named(HMM(T), "mess_n", n=n, lam=lam, a=a)
+
+
+def mess_n_bounds(n: int) -> tuple[float, float]:
+    """The range ``[-1/(n-1), 1]`` of ``lam`` for which :func:`mess_n` is a valid HMM."""
+    n = _check_n(n)
+    return -1.0 / (n - 1), 1.0
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise GeneratorError(f"mess_n needs an integer number of states n >= 2; got {n!r}")
+    return int(n)
 
 
 @_register("classical")

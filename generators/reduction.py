@@ -19,6 +19,7 @@ import numpy as np
 
 from ._linalg import orthonormal_completion, row_space_closure
 from .base import Generator
+from .compose import ProductGenerator
 from .ghmm import GHMM
 
 __all__ = ["minimize", "hankel_rank", "equivalent"]
@@ -42,7 +43,15 @@ def minimize(g: Generator, *, rtol: float = 1e-10, canonical: bool = True) -> GH
     Returns
     -------
     GHMM with ``dim == hankel_rank(g)`` and the same word probabilities as ``g``.
+
+    An independent product (:class:`~generators.ProductGenerator`) is reduced factor by
+    factor: its minimal form is the Kronecker product of the factors' minimal forms (the
+    Hankel matrix of a product is the Kronecker product of the factors'), which never
+    builds the unreduced joint operators.
     """
+    if isinstance(g, ProductGenerator):
+        parts = [minimize(f, rtol=rtol, canonical=canonical) for f in g.factors]
+        return ProductGenerator(parts, name=g.name).to_ghmm()
     h = g.to_ghmm()
     T, tau, init = h.operators, h.tau, h.initial
     # 1. reachability: rows R (r x n), orthonormal, spanning {initial T[w]}

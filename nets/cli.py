@@ -304,14 +304,14 @@ def _complex(v: complex) -> str:
 
 
 def _estimate(x) -> str:
-    """Format a float, or an estimate object/tuple carrying a standard error."""
-    if isinstance(x, tuple) and len(x) == 2:
-        return f"{x[0]:.6f} +- {x[1]:.2g}"
-    for val, err in (("value", "stderr"), ("value", "error"), ("value", "bound")):
-        if hasattr(x, val):
-            e = getattr(x, err, None)
-            return f"{getattr(x, val):.6f}" + (f" +- {e:.2g}" if e else "")
-    return f"{float(x):.6f}"
+    """Format a :class:`bayes.Estimate` (exact, or with standard error / truncation bound)."""
+    v = f"{float(x):.6f}"
+    if getattr(x, "exact", False):
+        return v + " (exact)"
+    bits = [f"+- {x.stderr:.2g} (s.e.)"] if getattr(x, "stderr", 0) else []
+    bits += [f"truncation bound {x.bound:.2g}"] if getattr(x, "bound", 0) else []
+    method = getattr(x, "method", "")
+    return " ".join([v] + bits) + (f"  [{method}]" if method else "")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,19 +82,21 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     say("   dimensions: " + ", ".join(f"{k} {v}" for k, v in dims.items()))
     kmax = 3 if quick else 5
     h = myopic_entropy(q, kmax + 2, base=np.e)
-    hr = float(entropy_rate(q, base=np.e))
+    hr_est = entropy_rate(q, base=np.e)
+    hr, hr_se = float(hr_est), float(getattr(hr_est, "stderr", 0.0))
     markov_rows = []
     for k in range(kmax + 1):
         m = markov_approximation(q, k)
         gap = h[k] - hr  # a Markov-k predictor's loss on the true process is h(k+1)
         markov_rows.append({"order": k, "states": m.dim, "loss_nats": float(h[k]), "gap_nats": float(gap),
                             "relative": float(h[k] / hr), "same_process": bool(equivalent(m, q))})
-    say(f"   entropy rate {hr:.6f} nats (log 4 = {np.log(4):.6f}); Markov-k predictors lose:")
+    say(f"   entropy rate {hr:.6f} +- {hr_se:.1e} nats (log 4 = {np.log(4):.6f}); Markov-k predictors lose:")
     for r in markov_rows:
         say(f"     k={r['order']} ({r['states']:>5} states): {r['loss_nats']:.6f} nats, gap {r['gap_nats']:.2e}, "
             f"same process: {r['same_process']}")
     results["generator"] = {"name": q.name, "completeness_error": completeness, "dims": dims,
-                            "equivalent_to_library": same, "entropy_rate_nats": hr, "markov": markov_rows}
+                            "equivalent_to_library": same, "entropy_rate_nats": hr, "entropy_rate_stderr": hr_se,
+                            "markov": markov_rows}
 
     # ---------------------------------------------------------------- 2. belief manifolds
     say("== 2. belief manifolds")
@@ -190,7 +192,8 @@ def _report(r: dict, opts: dict, table) -> str:
         "",
         table(["representation", "dimension"], [[k, v] for k, v in g["dims"].items()]),
         "",
-        f"Entropy rate {g['entropy_rate_nats']:.6f} nats/symbol (log 4 = {np.log(4):.6f}). A Markov-k model "
+        f"Entropy rate {g['entropy_rate_nats']:.6f} ± {g['entropy_rate_stderr']:.1e} nats/symbol (log 4 = "
+        f"{np.log(4):.6f}; an estimate: the manifold does not close). A Markov-k model "
         "predicts with loss h(k+1) on this process; none of them is the process:",
         "",
         table(["k", "states", "loss (nats)", "gap to optimum (nats)", "loss / optimum", "same process"],

@@ -61,7 +61,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -872,20 +871,9 @@ _NULLABLE_FLOATS = {"r2", "cos_r2", "mse", "rmse", "dist_r2_beliefs", "dist_r2_n
 
 
 def _atomic_write(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .report import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def _f(v: Any, width: int, digits: int) -> str:

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from . import distributed as ddp
 from .data import MODES, REPRESENTATIONS, TARGETS, BeliefData, resolve_process
 from .models import MODEL_KINDS, ActivationModel, ModelConfig, build_model
+from .report import write_text_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "train", "load_checkpoint", "load_model", "loss_fn",
            "OPTIMIZERS", "SCHEDULERS", "CHECKPOINT_FORMAT"]
@@ -315,7 +316,7 @@ def _train(cfg: TrainConfig, resume: bool, callback, info: ddp.DistInfo) -> Trai
     if out is not None and info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         _write_jsonl(metrics_path, history)  # fresh file, or truncated to the checkpoint
-        _write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=1))
+        write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=1))
     metrics_fh = open(metrics_path, "a") if metrics_path is not None and info.is_main else None
 
     autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if cfg.bf16 else nullcontext())
@@ -504,17 +505,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as fh:
-        for r in records:
-            fh.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def _is_generator(x) -> bool:

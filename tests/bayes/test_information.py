@@ -124,3 +124,22 @@ def test_bad_lengths():
         myopic_entropy(library.mess3(), 0)
     with pytest.raises(ValueError, match="burn_in must be smaller"):
         entropy_rate(library.mess3(), max_beliefs=100, length=10, burn_in=10)
+
+
+def test_products_add_factor_information_and_match_the_joint():
+    from generators import library, product
+
+    from bayes import block_entropy, entropy_rate, excess_entropy, myopic_entropy, statistical_complexity
+
+    a, b = library.mess3(0.15, 0.6), library.even_process()
+    p = product(a, b)
+    joint = product(a, b).to_ghmm()  # the materialized joint process, computed the slow way
+    np.testing.assert_allclose(myopic_entropy(p, 5), myopic_entropy(joint, 5), atol=1e-12)
+    np.testing.assert_allclose(block_entropy(p, 4), block_entropy(a, 4) + block_entropy(b, 4), atol=1e-12)
+    e, c = library.even_process(), library.golden_mean()
+    q = product(e, c)
+    assert entropy_rate(q).exact and float(entropy_rate(q)) == pytest.approx(4 / 3, abs=1e-12)
+    assert float(excess_entropy(q)) == pytest.approx(float(excess_entropy(e)) + float(excess_entropy(c)))
+    assert statistical_complexity(q) == pytest.approx(statistical_complexity(e) + statistical_complexity(c))
+    hr = entropy_rate(p)
+    assert not hr.exact and hr.stderr > 0

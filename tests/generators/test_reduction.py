@@ -81,3 +81,14 @@ def test_quantum_minimal_equals_reference_rank():
     from generators import QuantumGenerator
 
     assert hankel_rank(QuantumGenerator(K)) <= 2
+
+
+def test_product_minimized_factor_by_factor_equals_joint_reduction():
+    from generators import product
+
+    p = product(library.bloch_walk(1, 3), library.mess3(0.15, 0.6))
+    m = minimize(p)
+    assert m.dim == 9 and m.alphabet_size == 12
+    np.testing.assert_allclose(m.tau, np.eye(9)[0], atol=1e-12)
+    assert equivalent(m, p.to_ghmm())
+    assert minimize(p.to_ghmm()).dim == 9  # the slow route agrees on the rank
