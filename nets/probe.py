@@ -496,7 +496,7 @@ def probe(activations: Mapping[str, Any] | Any, beliefs: Any, weights: Any = Non
           headline: str | None = None, rank: int | str = "cv", folds: int = 10, select: str = "min",
           test_fraction: float = 0.2, seed: int = 0, rcond: float = 1e-6, n_pairs: int = 20000,
           thresholds: Mapping[str, float] | None = None, drop_constant: bool = True,
-          meta: Mapping[str, Any] | None = None) -> ProbeResult:
+          meta: Mapping[str, Any] | None = None, shuffle_groups: Any = None) -> ProbeResult:
     """Probe activations for beliefs, with baselines, geometry checks and a verdict.
 
     Parameters
@@ -527,6 +527,9 @@ def probe(activations: Mapping[str, Any] | Any, beliefs: Any, weights: Any = Non
         The point the verdict is about; default ``"concat"`` if probed, else the last one.
     rank, folds, select, rcond
         Passed to :func:`fit_affine`.
+    shuffle_groups : array_like (N,), optional
+        Labels (e.g. prefix lengths): the shuffled control then permutes beliefs only
+        among rows with the same label, each row keeping its weight.
     test_fraction, seed
         Held-out split (seeded); every reported metric is on the held-out rows unless it
         says ``train``.  Shuffling uses ``seed + 1``.
@@ -592,10 +595,16 @@ def probe(activations: Mapping[str, Any] | Any, beliefs: Any, weights: Any = Non
     p_tr, p_te = p[train], p[test]
     if p_tr.sum() <= 0 or p_te.sum() <= 0:
         raise ValueError("all weight fell on one side of the train/test split; use more rows or another seed")
-    # shuffled control: beliefs move to other rows together with their weights, so the
-    # target distribution is unchanged and only its link to the activations is broken
-    perm = np.random.default_rng(seed + 1).permutation(N)
-    Y_shuf, p_shuf = Y[perm], p[perm]
+    # shuffled control: without groups, beliefs move to other rows together with their
+    # weights (the target distribution is unchanged, only its link to the activations is
+    # broken); with groups, beliefs are permuted within each group and every row keeps its
+    # weight (heavy rows, e.g. short prefixes, stay where they are)
+    rng_s = np.random.default_rng(seed + 1)
+    if shuffle_groups is None:
+        perm = rng_s.permutation(N)
+        Y_shuf, p_shuf = Y[perm], p[perm]
+    else:
+        Y_shuf, p_shuf = Y[_permute_within(np.asarray(shuffle_groups).reshape(-1), N, rng_s)], p
     fit_kw = dict(rank=rank, folds=folds, seed=seed, rcond=rcond, select=select)
     M = None
     if markov_beliefs is not None:
@@ -670,6 +679,19 @@ def probe(activations: Mapping[str, Any] | Any, beliefs: Any, weights: Any = Non
 
 
 # ====================================================================== private helpers
+def _permute_within(groups: np.ndarray, N: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of ``0..N-1`` that maps every row to a row with the same group label."""
+    if groups.shape != (N,):
+        raise ValueError(f"shuffle_groups must have shape ({N},); got {groups.shape}")
+    order = np.argsort(groups, kind="stable")
+    key = rng.random(N)
+    # within each group (contiguous in `order`), sort the rows by a random key
+    shuffled = order[np.lexsort((key, groups[order]))]
+    perm = np.empty(N, dtype=np.int64)
+    perm[order] = shuffled
+    return perm
+
+
 def _weighted_svd(Xg: np.ndarray, Yg: np.ndarray, p: np.ndarray):
     """``s``, ``V^T`` and ``U^T Yc`` of the weighted centered design ``Xc = U S V^T``
     (``Xg``, ``Yg`` already centered by the weighted means).

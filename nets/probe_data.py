@@ -95,7 +95,8 @@ class ProbeDataset:
         meta.update(kwargs.pop("meta", {}) or {})
         return probe({n: self.activations[n][rows] for n in names}, self.beliefs[rep][rows], self.weights[rows],
                      untrained=unt, markov_beliefs=None if self.markov_beliefs is None else self.markov_beliefs[rows],
-                     markov_order=self.markov_order, next_probs=self.next_probs[rows], meta=meta, **kwargs)
+                     markov_order=self.markov_order, next_probs=self.next_probs[rows], meta=meta,
+                     **{"shuffle_groups": self.lengths[rows], **kwargs})
 
     def _rows(self, positions) -> np.ndarray:
         if positions is None or positions == "all":

@@ -352,3 +352,30 @@ def test_probe_bad_input_errors():
         probe(acts, beliefs, w, thresholds={"represented": 0.5}, folds=3)
     with pytest.raises(ValueError, match="reserved"):
         probe({"concat": acts["l0"]}, beliefs, w)
+
+
+def test_shuffle_groups_permute_within_groups_and_keep_weights():
+    from nets.probe import _permute_within
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 4, size=200)
+    perm = _permute_within(groups, 200, np.random.default_rng(1))
+    assert sorted(perm.tolist()) == list(range(200))
+    np.testing.assert_array_equal(groups[perm], groups)
+    assert (perm != np.arange(200)).mean() > 0.5
+    with pytest.raises(ValueError, match="shuffle_groups"):
+        _permute_within(groups[:10], 200, rng)
+
+
+def test_grouped_shuffled_control_is_a_failure_with_unequal_weights():
+    from nets.probe import probe
+
+    rng = np.random.default_rng(3)
+    N = 600
+    lengths = np.repeat([1, 2, 3], N // 3)
+    w = np.where(lengths == 1, 50.0, 1.0) * rng.random(N)  # a few heavy rows
+    Y = rng.normal(size=(N, 2))
+    X = Y @ rng.normal(size=(2, 8)) + 0.01 * rng.normal(size=(N, 8))
+    r = probe({"x": X}, Y, w, shuffle_groups=lengths, folds=3)
+    pt = r.points["x"]
+    assert pt.test["r2"] > 0.99 and pt.shuffled["r2"] < 0.2
