@@ -27,6 +27,7 @@ import torch
 
 from nets.data import BeliefData
 from nets.models import build_model
+from nets.probe import sampled_belief_r2
 from nets.train import TrainConfig, loss_fn, train
 
 MESS3 = dict(process="mess3:x=0.05,a=0.85", context=10, model="transformer", n_layers=4, n_heads=1, d_model=64,
@@ -71,26 +72,6 @@ def target_variance(n_batches: int = 30, batch: int = 256) -> dict:
     return out
 
 
-def belief_r2(model, data: BeliefData, n_words: int = 4096, seed: int = 123, holdout: float = 0.2) -> float:
-    """Held-out R^2 of an affine least-squares map from the concatenated residual streams
-    (``blocks.*.resid_post``, all positions) to the minimal beliefs' coordinates ``1:``.
-
-    Words are drawn from the process, so the plain fit is the probability-weighted one.
-    """
-    b = data.sample(n_words, np.random.default_rng(seed))
-    names = "blocks.*.resid_post" if model.kind == "transformer" else "layers.*.hidden"
-    _, cache = model.run_with_cache(b.tokens, names)
-    X = torch.cat([v.float() for v in cache.values()], -1).cpu().double().numpy()
-    Y = b.beliefs.numpy()[..., 1:]
-    perm = np.random.default_rng(seed + 1).permutation(n_words)
-    te, tr = perm[: int(n_words * holdout)], perm[int(n_words * holdout):]
-    Xtr, Xte = X[tr].reshape(-1, X.shape[-1]), X[te].reshape(-1, X.shape[-1])
-    Ytr, Yte = Y[tr].reshape(-1, Y.shape[-1]), Y[te].reshape(-1, Y.shape[-1])
-    W, *_ = np.linalg.lstsq(np.c_[Xtr, np.ones(len(Xtr))], Ytr, rcond=None)
-    P = np.c_[Xte, np.ones(len(Xte))] @ W
-    return float(1 - ((P - Yte) ** 2).sum() / ((Yte - Ytr.mean(0)) ** 2).sum())
-
-
 def exact_vs_sampled(steps: int, threads: int | None) -> dict:
     """Same architecture and schedule, exact vs sampled targets on Bloch walk.
 
@@ -101,7 +82,7 @@ def exact_vs_sampled(steps: int, threads: int | None) -> dict:
         res = train(TrainConfig(**{**BLOCH, "targets": targets, "steps": steps, "num_threads": threads,
                                    "device": "cpu", "warmup_steps": min(200, steps // 10)}))
         out[targets] = {"seconds": res.timing["total_s"], "steps": res.steps_done, "val_relative": res.val_relative,
-                        "probe_r2": belief_r2(res.model, res.data)}
+                        "probe_r2": sampled_belief_r2(res.model, res.data)}
     return out
 
 

@@ -29,6 +29,7 @@ __all__ = [
 # (the function nets.probe.probe is not re-exported: `nets.probe` stays the module)
 from .probe import (  # noqa: E402
     DEFAULT_THRESHOLDS, AffineProbe, PointFit, ProbeResult, cross_validate_rank, fit_affine, probe_metrics,
+    sampled_belief_r2,
 )
 from .probe_data import (  # noqa: E402
     ProbeDataset, build_probe_dataset, compare_representations, default_probe_points, probe_model,
@@ -37,6 +38,6 @@ from .attention import AttentionReport, HeadDecay, attention_analysis, fit_decay
 
 __all__ += [
     "DEFAULT_THRESHOLDS", "AffineProbe", "PointFit", "ProbeResult", "fit_affine", "cross_validate_rank",
-    "probe_metrics", "ProbeDataset", "build_probe_dataset", "probe_model", "compare_representations",
+    "probe_metrics", "sampled_belief_r2", "ProbeDataset", "build_probe_dataset", "probe_model", "compare_representations",
     "default_probe_points", "AttentionReport", "HeadDecay", "attention_analysis", "fit_decay",
 ]

@@ -679,6 +679,34 @@ def probe(activations: Mapping[str, Any] | Any, beliefs: Any, weights: Any = Non
 
 
 # ====================================================================== private helpers
+def sampled_belief_r2(model: Any, data: Any, n_words: int = 4096, seed: int = 123, holdout: float = 0.2) -> float:
+    """A fast check: held-out R^2 of a plain affine least-squares map from all layers'
+    activations (``blocks.*.resid_post`` or ``layers.*.hidden``, concatenated, all
+    positions) to the beliefs' coordinates ``1:`` (the minimal representation's constant
+    first coordinate dropped).
+
+    ``n_words`` words are sampled from ``data`` (a :class:`nets.data.BeliefData`), so the
+    unweighted fit is the probability-weighted one; ``holdout`` of the words (not rows) are
+    held out.  R^2 pools all coordinates.  For the full analysis with baselines use
+    :func:`probe` / :func:`nets.probe_data.probe_model`.
+    """
+    import torch
+
+    b = data.sample(n_words, np.random.default_rng(seed))
+    names = "blocks.*.resid_post" if model.kind == "transformer" else "layers.*.hidden"
+    with torch.no_grad():
+        _, cache = model.run_with_cache(b.tokens.to(next(model.parameters()).device), names)
+    X = torch.cat([v.float() for v in cache.values()], -1).cpu().double().numpy()
+    Y = b.beliefs.numpy()[..., 1:]
+    perm = np.random.default_rng(seed + 1).permutation(n_words)
+    te, tr = perm[: int(n_words * holdout)], perm[int(n_words * holdout):]
+    Xtr, Xte = X[tr].reshape(-1, X.shape[-1]), X[te].reshape(-1, X.shape[-1])
+    Ytr, Yte = Y[tr].reshape(-1, Y.shape[-1]), Y[te].reshape(-1, Y.shape[-1])
+    W, *_ = np.linalg.lstsq(np.c_[Xtr, np.ones(len(Xtr))], Ytr, rcond=None)
+    P = np.c_[Xte, np.ones(len(Xte))] @ W
+    return float(1 - ((P - Yte) ** 2).sum() / ((Yte - Ytr.mean(0)) ** 2).sum())
+
+
 def _permute_within(groups: np.ndarray, N: int, rng: np.random.Generator) -> np.ndarray:
     """A permutation of ``0..N-1`` that maps every row to a row with the same group label."""
     if groups.shape != (N,):

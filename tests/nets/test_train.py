@@ -14,6 +14,7 @@ import torch
 
 from nets.data import BeliefData
 from nets.models import build_model
+from nets.probe import sampled_belief_r2
 from nets.train import TrainConfig, load_checkpoint, load_model, loss_fn, train
 
 TINY = dict(process="mess3", context=6, model="transformer", n_layers=1, d_model=16, d_mlp=32, batch_size=32,
@@ -219,24 +220,6 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path):
 
 
 # ---------------------------------------------------------------------- slow demonstrations
-def belief_r2(model, data, n_words=4096, seed=123, holdout=0.2):
-    """Held-out R^2 of an affine least-squares fit from all layers' activations (concatenated,
-    all positions) to the minimal beliefs' coordinates 1: (words drawn from the process, so
-    the plain fit is the probability-weighted one)."""
-    b = data.sample(n_words, np.random.default_rng(seed))
-    names = "blocks.*.resid_post" if model.kind == "transformer" else "layers.*.hidden"
-    _, cache = model.run_with_cache(b.tokens, names)
-    X = torch.cat(list(cache.values()), -1).double().cpu().numpy()
-    Y = b.beliefs.numpy()[..., 1:]
-    perm = np.random.default_rng(seed + 1).permutation(n_words)
-    te, tr = perm[: int(n_words * holdout)], perm[int(n_words * holdout):]
-    Xtr, Xte = X[tr].reshape(-1, X.shape[-1]), X[te].reshape(-1, X.shape[-1])
-    Ytr, Yte = Y[tr].reshape(-1, Y.shape[-1]), Y[te].reshape(-1, Y.shape[-1])
-    W, *_ = np.linalg.lstsq(np.c_[Xtr, np.ones(len(Xtr))], Ytr, rcond=None)
-    P = np.c_[Xte, np.ones(len(Xte))] @ W
-    return float(1 - ((P - Yte) ** 2).sum() / ((Yte - Ytr.mean(0)) ** 2).sum())
-
-
 @pytest.mark.slow
 def test_bloch_walk_exact_targets_learns_belief_geometry():
     """Issue 4 goal: Bloch walk (1, sqrt 51), transformer, exact targets, <= 5 min of CPU:
@@ -247,7 +230,7 @@ def test_bloch_walk_exact_targets_learns_belief_geometry():
                             d_model=64, d_mlp=256, batch_size=256, optimizer="adam", lr=2e-3, warmup_steps=200,
                             scheduler="cosine", steps=3000, max_time_s=290, num_threads=1, device="cpu",
                             quiet=True))
-    r2 = belief_r2(res.model, res.data)
+    r2 = sampled_belief_r2(res.model, res.data)
     elapsed = time.perf_counter() - t
     print(f"bloch walk exact targets: {res.steps_done} steps, {elapsed:.0f} s, val/opt {res.val_relative:.5f}, "
           f"R^2 {r2:.4f}")
@@ -262,7 +245,7 @@ def test_lstm_mess3_learns_belief_geometry():
     res = train(TrainConfig(process="mess3:x=0.05,a=0.85", context=10, data_mode="stream", targets="sampled",
                             model="lstm", n_layers=2, hidden=64, batch_size=256, lr=1e-3, steps=3000,
                             max_time_s=150, num_threads=1, device="cpu", quiet=True))
-    r2 = belief_r2(res.model, res.data)
+    r2 = sampled_belief_r2(res.model, res.data)
     print(f"lstm mess3: {res.steps_done} steps, loss/opt {res.final_relative:.4f}, R^2 {r2:.4f}")
     assert res.final_relative <= 1.01
     assert r2 >= 0.97
