@@ -14,7 +14,7 @@ import numpy as np
 from ._linalg import stationary_from
 from .base import Generator, as_rng
 from .errors import NotStochasticError, ShapeError
-from .ghmm import GHMM, _check_counts
+from .ghmm import GHMM, _check_counts, _draw
 
 __all__ = ["HMM"]
 
@@ -103,7 +103,7 @@ class HMM(Generator):
         # joint table of (symbol, next state) per current state, flattened as x * k + j
         cum = np.cumsum(self.T.transpose(1, 0, 2).reshape(k, V * k), axis=1)
         cum /= cum[:, -1:]
-        s = _categorical(np.cumsum(start)[None, :] / start.sum(), rng.random(n))
+        s = _draw(np.broadcast_to(start, (n, k)), rng)  # initial hidden states
         words = np.empty((n, length), dtype=np.int64)
         for t in range(length):
             u = rng.random(n)
@@ -115,8 +115,3 @@ class HMM(Generator):
             return words
         beliefs, _ = self.to_ghmm().forward(words, initial=start)
         return words, beliefs
-
-
-def _categorical(cum_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Index of the first cumulative entry above ``u`` (rows broadcast against ``u``)."""
-    return np.minimum((cum_rows <= u[:, None]).sum(axis=1), cum_rows.shape[1] - 1)
