@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from generators import Generator
+from generators.validation import check_int
 
-__all__ = ["Estimate", "as_generator", "check_base", "check_positive_int", "entropy_rows", "progress_bar",
-           "atomic_path"]
+__all__ = ["Estimate", "as_generator", "check_base", "check_positive_int", "entropy_rows", "progress_bar"]
 
 
 class Estimate(float):
@@ -65,10 +63,8 @@ def as_generator(g: Any, what: str = "g") -> Generator:
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """``int(value)`` if it is an integer ``>= minimum``, else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+    """``int(value)`` if it is an integer ``>= minimum`` (:func:`generators.validation.check_int`)."""
+    return check_int(value, name, minimum=minimum)
 
 
 def check_base(base: Any) -> float:
@@ -127,29 +123,3 @@ class _NoBar:
 
     def close(self) -> None:
         pass
-
-
-class atomic_path:
-    """Context manager yielding a temporary path that is renamed to ``path`` on success.
-
-    The temporary file lives in the destination folder (same file system, so the final
-    ``os.replace`` is atomic) and keeps the suffix, so writers that pick a format from
-    the extension (matplotlib's ``savefig``) still work.
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = os.fspath(path)
-
-    def __enter__(self) -> str:
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        suffix = os.path.splitext(self.path)[1]
-        fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)

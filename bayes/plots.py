@@ -24,7 +24,7 @@ import numpy as np
 
 from generators import Generator
 
-from ._util import atomic_path
+from generators.fileio import atomic_path
 from .geometry import affine_projection, barycentric_coordinates, bloch_vectors
 from .manifold import BeliefManifold, mixed_state_presentation
 

@@ -12,16 +12,16 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Sequence
 
 import numpy as np
 
 from .base import Generator, as_rng, check_words
-from .errors import ShapeError
+from .errors import ShapeError, TooManyWordsError
 from .ghmm import GHMM
 from .hmm import HMM
 from .quantum import QuantumGenerator
+from .words import all_words
 
 __all__ = [
     "ProductGenerator",
@@ -191,8 +191,8 @@ def markov_approximation(g: Generator, order: int, *, tol: float = 1e-15) -> HMM
         raise ValueError(f"order must be a nonnegative integer; got {order!r}")
     k, V = int(order), g.alphabet_size
     if V ** (k + 1) > 5_000_000:
-        raise ValueError(f"order {k} needs {V ** (k + 1):,} words of length {k + 1}; too many (max 5e6)")
-    words = np.array(list(itertools.product(range(V), repeat=k + 1)), dtype=np.int64).reshape(-1, k + 1)
+        raise TooManyWordsError(f"order {k} needs {V ** (k + 1):,} words of length {k + 1}; too many (max 5e6)")
+    words = all_words(V, k + 1)
     p = np.clip(g.word_probability(words), 0.0, None).reshape((V ** k, V))  # rows: prefix u, cols: x
     pu = p.sum(axis=1)
     keep = np.nonzero(pu > tol)[0]

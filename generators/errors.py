@@ -14,6 +14,8 @@ __all__ = [
     "ShapeError",
     "UnknownProcessError",
     "ZeroProbabilityError",
+    "ArgumentError",
+    "TooManyWordsError",
 ]
 
 
@@ -43,3 +45,11 @@ class UnknownProcessError(ValueError):
 
 class ZeroProbabilityError(ValueError):
     """A Bayesian update on a symbol that cannot occur from the given state."""
+
+
+class ArgumentError(ValueError):
+    """A function argument of the wrong type or outside its valid range."""
+
+
+class TooManyWordsError(ValueError):
+    """A word enumeration that would exceed its word budget."""

@@ -20,11 +20,12 @@ parity test and excluded from the rate fit.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+
+from generators.fileio import write_json
 
 __all__ = ["HeadDecay", "AttentionReport", "attention_by_distance", "fit_decay", "transition_eigenvalues",
            "attention_analysis"]
@@ -97,9 +98,7 @@ class AttentionReport:
                 "eigenvalues": [cplx(e) for e in self.eigenvalues], "meta": self.meta}
 
     def to_json(self, path) -> None:
-        from .probe import _atomic_write
-
-        _atomic_write(path, json.dumps(self.to_dict(), indent=1))
+        write_json(path, self.to_dict())
 
 
 def attention_by_distance(patterns: Any, weights: Any = None, *, dest: str = "last", skip_sources: int = 0) -> np.ndarray:

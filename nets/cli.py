@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.fileio import atomic_path
+
 __all__ = ["main", "resolve_process", "CLIError"]
 
 
@@ -103,7 +105,8 @@ def cmd_beliefs(args) -> int:
     if isinstance(native, np.ndarray) and native.shape != m.beliefs.shape:
         arrays["native"] = native  # density matrices (N, d, d)
     npz = out / "manifold.npz"
-    _atomic_npz(npz, arrays)
+    with atomic_path(npz) as tmp:
+        np.savez_compressed(tmp, **arrays)
     png = plot_beliefs(m, out / "beliefs.png", title=args.title)
     status = "closes (finite presentation)" if m.closed else ("stopped at max-beliefs" if m.stopped else "open")
     print(f"{g.name or args.process}: {len(m)} distinct beliefs to depth {m.max_depth}; {status}")
@@ -254,12 +257,6 @@ def _load_run(run_dir: str):
 
 def _is_file_spec(spec: str) -> bool:
     return Path(spec).suffix.lower() in (".toml", ".json", ".py")
-
-
-def _atomic_npz(path: Path, arrays: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
 
 
 def _add_train_flags(s: argparse.ArgumentParser) -> None:

@@ -40,6 +40,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from generators.words import all_words
+
 __all__ = ["Batch", "BeliefData", "resolve_process", "MODES", "REPRESENTATIONS", "TARGETS"]
 
 MODES = ("stream", "exact")
@@ -211,7 +213,7 @@ class BeliefData:
         if n_words > self.max_words:
             raise ValueError(f"enumerating {self.alphabet_size}**{L} = {n_words:,} words exceeds "
                              f"max_words={self.max_words:,}")
-        words = _all_words(self.alphabet_size, L)
+        words = all_words(self.alphabet_size, L)
         beliefs, logp = self.ghmm.forward(words)
         p = np.exp(logp[:, -1])
         keep = p > 0
@@ -320,15 +322,6 @@ def resolve_process(process: Any):
 
 
 # ---------------------------------------------------------------------- helpers
-def _all_words(V: int, L: int) -> np.ndarray:
-    """All ``V**L`` words in lexicographic order, int64 (V**L, L)."""
-    if L == 0:
-        return np.zeros((1, 0), dtype=np.int64)
-    idx = np.arange(V ** L, dtype=np.int64)
-    powers = V ** np.arange(L - 1, -1, -1, dtype=np.int64)
-    return (idx[:, None] // powers[None, :]) % V
-
-
 def _to(x, device):
     return None if x is None else x.to(device, non_blocking=True)
 

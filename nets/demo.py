@@ -14,12 +14,13 @@ the belief geometry.
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from pathlib import Path
 
 import numpy as np
+
+from generators.fileio import write_json, write_text
 
 __all__ = ["run_demo", "bloch_walk_from_kraus", "DEMO_TRAIN", "QUICK_TRAIN"]
 
@@ -63,7 +64,7 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
 
     from .probe_data import probe_model
     from .probe_plots import plot_belief_geometry, plot_fit_by_layer
-    from .report import markdown_table, plot_loss_curve, write_text_atomic
+    from .report import markdown_table, plot_loss_curve
     from .train import train
 
     t_start = time.time()
@@ -145,21 +146,13 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     results["seconds_total"] = time.time() - t_start
 
     # ---------------------------------------------------------------- 5. report
-    write_text_atomic(out / "results.json", json.dumps(results, indent=1, default=_jsonable))
-    write_text_atomic(out / "report.md", _report(results, opts, markdown_table))
+    write_json(out / "results.json", results, default=str)
+    write_text(out / "report.md", _report(results, opts, markdown_table))
     say(f"== done in {results['seconds_total']:.0f} s: {out / 'report.md'}")
     return results
 
 
 # ---------------------------------------------------------------------- helpers
-def _jsonable(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
-
-
 def _train_command(opts: dict, out: str) -> str:
     from dataclasses import fields
 

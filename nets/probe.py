@@ -66,6 +66,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from generators.fileio import to_jsonable, write_json
+
 __all__ = [
     "AffineProbe",
     "fit_affine",
@@ -382,7 +384,7 @@ class ProbeResult:
              "geometry": self.geometry, "thresholds": self.thresholds, "meta": self.meta}
         if include_arrays:
             d["arrays"] = {k: np.asarray(v).tolist() for k, v in self.arrays.items()}
-        return _jsonable(d)
+        return to_jsonable(d)
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "ProbeResult":
@@ -398,8 +400,7 @@ class ProbeResult:
     def to_json(self, path: str | os.PathLike, include_arrays: bool = False) -> None:
         """Write the result as JSON atomically (temporary file in the same folder, then
         rename).  NaN is written as ``null``."""
-        text = json.dumps(self.to_dict(include_arrays=include_arrays), indent=1, allow_nan=False)
-        _atomic_write(path, text)
+        write_json(path, self.to_dict(include_arrays=include_arrays))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "ProbeResult":
@@ -891,22 +892,8 @@ def _check_activations(acts: Any, what: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    return x
-
-
 def _unjson(x: Any) -> Any:
-    """Inverse of :func:`_jsonable` for metric dicts: ``None`` inside numeric lists -> NaN."""
+    """Inverse of :func:`generators.fileio.to_jsonable` for metric dicts: ``None`` inside numeric lists -> NaN."""
     if isinstance(x, dict):
         return {k: (float("nan") if v is None and k in _NULLABLE_FLOATS else _unjson(v)) for k, v in x.items()}
     if isinstance(x, list):
@@ -918,12 +905,6 @@ def _unjson(x: Any) -> Any:
 
 _NULLABLE_FLOATS = {"r2", "cos_r2", "mse", "rmse", "dist_r2_beliefs", "dist_r2_next", "dist_r2_beliefs_raw",
                     "dist_r2_next_raw"}
-
-
-def _atomic_write(path: str | os.PathLike, text: str) -> None:
-    from .report import write_text_atomic
-
-    write_text_atomic(path, text)
 
 
 def _f(v: Any, width: int, digits: int) -> str:

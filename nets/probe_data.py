@@ -29,8 +29,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from generators.words import allowed_words
+
 __all__ = ["ProbeDataset", "build_probe_dataset", "probe_model", "compare_representations",
-           "default_probe_points", "enumerate_words", "auto_markov_order"]
+           "default_probe_points", "auto_markov_order"]
 
 #: largest number of length-``context`` words enumerated by default
 MAX_WORDS = 1 << 20
@@ -186,7 +188,7 @@ def build_probe_dataset(generator: Any, model: Any = None, *, context: int | Non
         W, omega = _sampled_words(g, context, int(n_samples), seed)
         weighting_used = "empirical"
     else:
-        W, probs = enumerate_words(g, context, max_words=max_words)
+        W, probs = allowed_words(g, context, max_words=max_words)
         omega = probs if weighting == "probability" else np.ones(W.shape[0])
         weighting_used = weighting
     rep_row, lengths, weights = _prefix_rows(W, omega, lengths_wanted)
@@ -301,37 +303,6 @@ def default_probe_points(model: Any) -> list[str]:
     if hid:
         return hid
     return [n for n in names if not n.endswith("attn.pattern")]
-
-
-def enumerate_words(g: Any, length: int, *, max_words: int = MAX_WORDS, tol: float = 1e-12):
-    """All allowed words of ``length`` in lexicographic order, with their probabilities.
-
-    Enumerated one symbol at a time, pruning prefixes of probability ``<= tol`` (cost
-    proportional to the allowed words, not ``V**length``).
-
-    Returns
-    -------
-    words : int64 (M, length);  probs : float64 (M,)
-    """
-    h = g.to_ghmm()
-    V = h.alphabet_size
-    words = np.zeros((1, 0), dtype=np.int64)
-    vec = h.initial[None, :].copy()
-    for t in range(length):
-        M = words.shape[0]
-        if M * V > 4 * max_words:
-            raise ValueError(f"more than {max_words:,} allowed words of length {length}; "
-                             "pass n_samples=... to sample sequences instead, or a shorter context")
-        nv = np.einsum("mi,xij->mxj", vec, h.operators).reshape(M * V, -1)
-        p = nv @ h.tau
-        keep = p > tol
-        words = np.concatenate([np.repeat(words, V, axis=0), np.tile(np.arange(V), M)[:, None]], axis=1)[keep]
-        vec = nv[keep]
-    if words.shape[0] > max_words:
-        raise ValueError(f"{words.shape[0]:,} allowed words of length {length} exceed max_words={max_words:,}; "
-                         "pass n_samples=... to sample sequences instead")
-    probs = vec @ h.tau
-    return words, probs / probs.sum()
 
 
 def auto_markov_order(g: Any, width: int, max_order: int = 8) -> int:

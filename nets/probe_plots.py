@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from generators.fileio import atomic_path
+
 __all__ = ["plot_belief_geometry", "plot_fit_by_layer", "plot_attention_decay"]
 
 
@@ -156,9 +158,5 @@ def _pyplot():
 def _save(fig: Any, path: Any) -> None:
     if path is None:
         return
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    fig.savefig(tmp, dpi=110, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")

@@ -4,19 +4,18 @@
   the per-position Bayes-optimal cross-entropy (1.0 is optimal), from ``metrics.jsonl``
   records.
 - :func:`markdown_table` formats rows as a GitHub Markdown table.
-- :func:`write_text_atomic` writes a file by write-then-rename.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["plot_loss_curve", "markdown_table", "write_text_atomic", "smooth"]
+from generators.fileio import atomic_path
+
+__all__ = ["plot_loss_curve", "markdown_table", "smooth"]
 
 
 def smooth(y: Sequence[float], window: int) -> np.ndarray:
@@ -69,10 +68,9 @@ def plot_loss_curve(histories: dict[str, list[dict]], path: str | os.PathLike, *
     ax.set_title(title or "training loss relative to the Bayes-optimal loss")
     fig.tight_layout()
     out = str(path)
-    tmp = out + ".tmp.png"
-    fig.savefig(tmp)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 
@@ -86,29 +84,3 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, flushed to disk,
-    then renamed into place (readers never see a partial file).  The file gets the usual
-    permissions (``0666`` less the umask), not ``mkstemp``'s private ``0600``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

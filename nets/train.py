@@ -44,10 +44,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from generators.fileio import atomic_path, write_json, write_text
+
 from . import distributed as ddp
 from .data import MODES, REPRESENTATIONS, TARGETS, BeliefData, resolve_process
 from .models import MODEL_KINDS, ActivationModel, ModelConfig, build_model
-from .report import write_text_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "train", "load_checkpoint", "load_model", "loss_fn",
            "OPTIMIZERS", "SCHEDULERS", "CHECKPOINT_FORMAT"]
@@ -316,7 +317,7 @@ def _train(cfg: TrainConfig, resume: bool, callback, info: ddp.DistInfo) -> Trai
     if out is not None and info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         _write_jsonl(metrics_path, history)  # fresh file, or truncated to the checkpoint
-        write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=1))
+        write_json(out / "config.json", cfg.to_dict())
     metrics_fh = open(metrics_path, "a") if metrics_path is not None and info.is_main else None
 
     autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if cfg.bf16 else nullcontext())
@@ -447,9 +448,8 @@ def _save(path: Path, cfg, model, optimizer, scheduler, step: int, info: ddp.Dis
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "rng": _get_rng(),
         }
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(ckpt, tmp)
     ddp.barrier(info)
     return path
 
@@ -505,7 +505,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+    write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def _is_generator(x) -> bool:

@@ -9,14 +9,11 @@ A paper's ``run.py`` defines ``run(mode, out, *, quiet) -> dict`` and calls
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Callable
 
 __all__ = ["paper_main", "hardware", "write_results", "Timer", "MODES", "paper_dir"]
 
@@ -76,11 +73,11 @@ class Timer:
 
 def write_results(out: Path, results: dict, markdown: str) -> None:
     """Write ``results.json`` and ``RESULTS.md`` into ``out`` atomically (write, rename)."""
-    from nets.report import write_text_atomic
+    from generators.fileio import write_json, write_text
 
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "results.json", json.dumps(results, indent=1, default=_jsonable))
-    write_text_atomic(out / "RESULTS.md", markdown)
+    write_json(out / "results.json", results, default=str)
+    write_text(out / "RESULTS.md", markdown)
 
 
 def paper_main(name: str, run: Callable[..., dict], argv: list[str] | None = None, description: str = "") -> int:
@@ -100,13 +97,3 @@ def paper_main(name: str, run: Callable[..., dict], argv: list[str] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     run(mode, out, quiet=args.quiet)
     return 0
-
-
-def _jsonable(x: Any):
-    if isinstance(x, (np.floating, np.integer, np.bool_)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, complex):
-        return [x.real, x.imag]
-    return str(x)

@@ -11,10 +11,11 @@ both residual streams drawn beside the belief simplex.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
+
+from generators.fileio import atomic_path
 
 from papers.common import Timer, hardware, paper_main, write_results
 
@@ -178,10 +179,9 @@ def plot_gasket_vs_fractal(ds, rows: np.ndarray, path: Path, *, max_points: int 
         ax.set_zticklabels([])
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
-    fig.savefig(tmp, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 # ---------------------------------------------------------------------- report

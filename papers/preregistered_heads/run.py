@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.fileio import atomic_path
+
 from papers.common import Timer, hardware, paper_main, write_results
 
 NAME = "preregistered_heads"
@@ -191,10 +193,9 @@ def _plot_summary(r: dict, path: Path) -> None:
     ax.axhline(0, color="gray", lw=0.5)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
-    fig.savefig(tmp, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _t(t) -> str:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.fileio import atomic_path
+
 from papers.common import Timer, hardware, paper_main, write_results
 
 from papers._blas import blas_threads
@@ -237,9 +239,8 @@ def _pyplot():
 
 
 def _save(fig, path: Path, plt, dpi: int = 90) -> None:
-    tmp = Path(path).with_name(f".tmp-{os.getpid()}-{Path(path).name}")
-    fig.savefig(tmp, dpi=dpi, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.fileio import atomic_path
+
 from papers.common import Timer, hardware, paper_main, write_results
 
 from papers._blas import blas_threads
@@ -392,9 +394,8 @@ def _rrxor_figure(ds, pr, man, layers: list, path: Path) -> None:
 
 
 def _save(fig, path: Path, plt) -> None:
-    tmp = Path(path).with_name(f".tmp-{os.getpid()}-{Path(path).name}")
-    fig.savefig(tmp, dpi=100, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.fileio import atomic_path
+
 from papers.common import Timer, hardware, paper_main, write_results
 
 NAME = "shai2026_factored"
@@ -299,10 +301,9 @@ def _plot_overlap(Mt, Mu, labels, path: Path) -> None:
 def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
-    fig.savefig(tmp, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 # ---------------------------------------------------------------------- report

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from generators import library, minimize
+from generators.words import allowed_words
 from nets.models import build_model
 from nets.probe import CONCAT, ProbeResult
 from nets.probe_data import (
@@ -14,7 +15,6 @@ from nets.probe_data import (
     build_probe_dataset,
     compare_representations,
     default_probe_points,
-    enumerate_words,
     probe_model,
 )
 
@@ -32,7 +32,7 @@ def _tiny(kind="transformer", vocab=3, n_ctx=CTX, seed=0, **kw):
 def _train_exact(model, g, steps=150, seed=0):
     """A few Adam steps on the exact next-symbol distributions of all length-CTX words."""
     torch.manual_seed(seed)
-    W, P = enumerate_words(g, CTX)
+    W, P = allowed_words(g, CTX)
     h = g.to_ghmm()
     beta, _ = h.forward(W)
     nxt = np.clip(beta[:, 1:] @ h.symbol_vectors.T, 0, None)
@@ -65,7 +65,7 @@ def trained(mess3):
 
 def test_enumerate_words_prunes_forbidden_words():
     g = library.get("rrxor")
-    W, P = enumerate_words(g, 6)
+    W, P = allowed_words(g, 6)
     assert W.shape[0] < 2 ** 6 and np.all(P > 0)
     np.testing.assert_allclose(P, g.word_probability(W), atol=1e-12)
     assert P.sum() == pytest.approx(1.0)
@@ -100,7 +100,7 @@ def test_dataset_rows_weights_beliefs(mess3):
 def test_uniform_weighting_counts_extensions():
     g = library.get("golden_mean")  # forbids "11": extension counts differ between prefixes
     ds = build_probe_dataset(g, context=4, weighting="uniform", markov_order=None)
-    W, _ = enumerate_words(g, 4)
+    W, _ = allowed_words(g, 4)
     for i in range(len(ds)):
         t = ds.lengths[i]
         n_ext = np.sum(np.all(W[:, :t] == ds.prefixes[i, :t], axis=1))
