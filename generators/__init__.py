@@ -28,6 +28,7 @@ from .errors import (
 )
 from .ghmm import GHMM
 from .hmm import HMM
+from .nonnegativity import NonnegativityResult, check_nonnegative
 from .quantum import QuantumGenerator
 from .reduction import equivalent, hankel_rank, minimize
 
@@ -36,6 +37,7 @@ __all__ = [
     "library", "errors", "minimize", "hankel_rank", "equivalent", "product",
     "joint_symbol", "factor_symbols", "markov_approximation", "noisy",
     "gell_mann_basis", "density_to_coords", "coords_to_density",
+    "check_nonnegative", "NonnegativityResult",
     "GeneratorError", "NotStochasticError", "IncompleteInstrumentError",
     "NegativeProbabilityError", "ShapeError", "UnknownProcessError", "ZeroProbabilityError",
 ]
