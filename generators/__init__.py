@@ -28,6 +28,7 @@ from .errors import (
 )
 from .ghmm import GHMM
 from .hmm import HMM
+from .learning import LearnedModelWarning, LearningReport, learn_ghmm, load_sequences
 from .nonnegativity import NonnegativityResult, check_nonnegative
 from .quantum import QuantumGenerator
 from .reduction import equivalent, hankel_rank, minimize
@@ -38,6 +39,7 @@ __all__ = [
     "joint_symbol", "factor_symbols", "markov_approximation", "noisy",
     "gell_mann_basis", "density_to_coords", "coords_to_density",
     "check_nonnegative", "NonnegativityResult",
+    "learn_ghmm", "LearningReport", "LearnedModelWarning", "load_sequences",
     "GeneratorError", "NotStochasticError", "IncompleteInstrumentError",
     "NegativeProbabilityError", "ShapeError", "UnknownProcessError", "ZeroProbabilityError",
 ]
