@@ -42,8 +42,9 @@ Algorithm (Hsu, Kakade, Zhang [1]_; in the Hankel form of Balle et al. [2]_)
    all words up to length ``2 l + 1`` (fewer if the Jacobian would exceed
    :data:`MAX_JACOBIAN` entries) with respect to the operators and the initial vector
    (``tau`` fixed), by Levenberg-Marquardt (``scipy.optimize.least_squares``) from the
-   spectral estimate, with the exact Jacobian from forward and backward vectors; then
-   normalized as in step 4.  The refined model is kept only if it lowers the objective.
+   spectral estimate, with the exact Jacobian from forward and backward vectors and a
+   weak tie ``0.01 |x - x0|`` to the spectral estimate (it pins the similarity gauge,
+   along which the objective is flat); then normalized as in step 4.  The refined model is kept only if it lowers the objective.
 5. **Validity.**  A learned GHMM can give some words negative probability (typically
    tiny ones: rare or forbidden words estimated slightly below zero, or very long words).
    :func:`~generators.check_nonnegative` searches for one; if found, a
@@ -338,6 +339,9 @@ def _normalize(T: np.ndarray) -> GHMM:
 
 #: the refinement's Jacobian holds at most this many entries (words x parameters)
 MAX_JACOBIAN = 2 * 10**7
+#: weight of the tie ``|x - x0|`` to the spectral estimate: it pins the similarity gauge
+#: (``T -> S^-1 T S`` leaves every probability unchanged) at a negligible cost in fit
+_GAUGE = 1e-2
 
 
 def _refine(g: GHMM, counts: list, windows: np.ndarray) -> GHMM:
@@ -362,16 +366,19 @@ def _refine(g: GHMM, counts: list, windows: np.ndarray) -> GHMM:
     def split(x):
         return x[: V * r * r].reshape(V, r, r), x[V * r * r:]
 
+    x0 = np.concatenate([g.operators.ravel(), g.initial])
+
     def residual(x):
         T, a0 = split(x)
-        return (np.concatenate([_forward_backward(T, a0, g.tau, w)[0] for w in words]) - f) * wt
+        fit = (np.concatenate([_forward_backward(T, a0, g.tau, w)[0] for w in words]) - f) * wt
+        return np.concatenate([fit, _GAUGE * (x - x0)])
 
     def jacobian(x):
         T, a0 = split(x)
-        return np.vstack([_forward_backward(T, a0, g.tau, w, jac=True)[1] for w in words]) * wt[:, None]
+        J = np.vstack([_forward_backward(T, a0, g.tau, w, jac=True)[1] for w in words]) * wt[:, None]
+        return np.vstack([J, _GAUGE * np.eye(n_par)])
 
-    x0 = np.concatenate([g.operators.ravel(), g.initial])
-    sol = least_squares(residual, x0, jac=jacobian, method="lm" if f.size >= n_par else "trf", max_nfev=200)
+    sol = least_squares(residual, x0, jac=jacobian, method="lm", max_nfev=200)
     if not sol.cost < 0.5 * np.sum(residual(x0) ** 2):
         return g
     try:
