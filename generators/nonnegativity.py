@@ -22,16 +22,21 @@ cosine
     m(u, s) = Pr(u s) / (|initial T[u]| |T[s] tau|)  in [-1, 1],
 
 scale-free, so long words with tiny probabilities are judged as sharply as short ones.
-A word is reported negative when ``m < -tol``.  A prefix whose forward vector is
-annihilated (``|v_u T[x]| < zero_tol |T[x]|_2``, an exact zero up to rounding) is dropped:
-all its extensions have probability zero.
+Every normalized vector carries a bound on its rounding error: a step ``v -> v T[x]``
+multiplies the relative error by the cancellation factor ``|T[x]|_2 / |v T[x]|`` (plus
+``n eps``).  A word is reported negative when ``m + (bounds) < -tol``, so a reported
+negative is negative beyond rounding.  A vector whose direction is known to worse than
+``LOST = 1e-6`` is treated as zero and dropped (an impossible prefix, e.g. a forbidden
+word computed as ``1e-17`` instead of 0): its extensions are not resolvable in floating
+point.
 
 - Exhaustive levels: all prefixes of each length, each tested against the whole bank,
   so every word up to ``exhaustive length + bank length`` is examined.
 - Beam (beyond the exhaustive levels): prefixes are ranked by their *danger*
   ``min_s m(u, s)`` over the bank -- the forward vectors closest to leaving the cone
-  where every short continuation is nonnegative -- duplicates (equal normalized vectors)
-  are merged, and the ``beam_width`` most dangerous are expanded by every symbol.
+  where every short continuation is nonnegative; margins within ``tol`` of zero are
+  structural zeros (forbidden words) and do not count -- duplicates (equal normalized
+  vectors) are merged, and the ``beam_width`` most dangerous are expanded by every symbol.
 - Cycles: for every word ``c`` up to ``cycle_length`` and every start (the initial vector
   and each one-symbol prefix), the powers ``v T[c]^k`` are tested against the bank for
   ``k |c| <= max_length``.  Rotation-like operators (a complex eigenvalue pair turning a
@@ -63,10 +68,6 @@ from .errors import NegativeProbabilityError, ShapeError
 
 __all__ = ["NonnegativityResult", "check_nonnegative", "search_negative_words", "all_words"]
 
-#: a child forward vector below this times ``|T[x]|_2`` (parent normalized) is an exact zero
-ZERO_TOL = 1e-11
-
-
 @dataclass(frozen=True)
 class NonnegativityResult:
     """Outcome of a bounded search for negative word probabilities.
@@ -81,7 +82,8 @@ class NonnegativityResult:
     probability : float
         ``Pr(word)`` computed directly as ``initial T[word] tau``.
     margin : float
-        ``Pr(u s) / (|initial T[u]| |T[s] tau|)`` at the split where the word was examined.
+        ``Pr(u s) / (|initial T[u]| |T[s] tau|)`` at the split where the word was examined,
+        plus its rounding-error bound (negative means negative beyond rounding).
     exhaustive_length : int
         Every word up to this length was examined.
     max_length : int
@@ -193,18 +195,17 @@ def search_negative_words(operators: np.ndarray, tau: np.ndarray, initial: np.nd
     """
     T = np.asarray(operators, dtype=float)
     opnorm = np.linalg.norm(T, ord=2, axis=(1, 2))
-    bank_words_arr, bank = _suffix_bank(T, tau, bank_words, opnorm)
+    bank = _Bank(T, np.asarray(tau, dtype=float), bank_words, opnorm)
     best = _Best(tol)
     start = np.asarray(initial, dtype=float)[None, :]
-    ex_len, depth = _prefix_search(T, start, bank, bank_words_arr, opnorm, max_length, beam_width,
-                                   exhaustive_words, best)
-    k = bank_words_arr.shape[1]  # the bank holds every live suffix up to this length
+    ex_len, depth = _prefix_search(T, start, bank, opnorm, max_length, beam_width, exhaustive_words, best)
+    k = bank.k  # the bank holds every live suffix up to this length
     parts = [f"all prefixes <= {ex_len}"]
     if depth > ex_len:
         parts.append(f"beam({beam_width}) prefixes <= {depth}")
     searched = depth + k
     if cycle_words and not best.found:
-        c = _cycle_search(T, start, bank, bank_words_arr, opnorm, max_length, cycle_words, best)
+        c = _cycle_search(T, start, bank, opnorm, max_length, cycle_words, best)
         parts.append(f"cycle powers (cycles <= {c}) <= {max_length}")
         searched = max(searched, max_length + k)
     word = best.word()
@@ -223,8 +224,11 @@ def all_words(V: int, L: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- engine parts
+EPS = np.finfo(float).eps
+
+
 class _Best:
-    """Running minimum of the margin over examined (prefix, suffix) pairs."""
+    """Running minimum of the conservative margin over examined (prefix, suffix) pairs."""
 
     def __init__(self, tol: float):
         self.tol, self.margin, self.count = tol, np.inf, 0
@@ -236,7 +240,8 @@ class _Best:
         return self.margin < -self.tol
 
     def update(self, margins: np.ndarray, prefixes: np.ndarray, suffixes: np.ndarray) -> None:
-        """``margins`` (P, K) for prefix words (P, L) against suffix words (K, k)."""
+        """``margins`` (P, K), rounding bounds added, for prefix words (P, L) against
+        suffix words (K, k)."""
         self.count += margins.size
         if margins.size == 0:
             return
@@ -252,35 +257,57 @@ class _Best:
         return w or None
 
 
-def _suffix_bank(T: np.ndarray, tau: np.ndarray, cap: int, opnorm: np.ndarray):
-    """Normalized backward vectors ``T[s] tau / |T[s] tau|`` for all live suffixes up to
-    the largest length whose cumulative count fits ``cap``; words padded with -1, (K, k)."""
-    V = T.shape[0]
-    k = _level_cap(V, cap)
-    words, vecs = [np.full((1, k), -1, dtype=np.int64)], [tau / np.linalg.norm(tau)]
-    cur_w, cur_v = np.zeros((1, 0), dtype=np.int64), (tau / np.linalg.norm(tau))[None, :]
-    for _ in range(k):
-        child = np.einsum("xij,bj->bxi", T, cur_v)  # T[x] b for every b and x: suffix x + s
-        norms = np.linalg.norm(child, axis=2)
-        live = norms > ZERO_TOL * opnorm[None, :]
-        b, x = np.nonzero(live)
-        cur_v = child[b, x] / norms[b, x][:, None]
-        cur_w = np.concatenate([x[:, None], cur_w[b]], axis=1)
-        pad = np.full((cur_w.shape[0], k - cur_w.shape[1]), -1, dtype=np.int64)
-        words.append(np.concatenate([cur_w, pad], axis=1))
-        vecs.append(cur_v)
-    return np.concatenate(words), np.vstack(vecs)
+class _Bank:
+    """Unit backward vectors ``b_s = T[s] tau / |T[s] tau|`` (K, n) of all live suffixes up
+    to length ``k``, their words padded with -1 (K, k) and rounding bounds ``err`` (K,)."""
+
+    def __init__(self, T: np.ndarray, tau: np.ndarray, cap: int, opnorm: np.ndarray):
+        n = T.shape[1]
+        self.k = k = _level_cap(T.shape[0], cap)
+        t = tau / np.linalg.norm(tau)
+        words, vecs, errs = [np.full((1, k), -1, dtype=np.int64)], [t[None, :]], [np.full(1, n * EPS)]
+        cur_w, cur_v, cur_e = np.zeros((1, 0), dtype=np.int64), t[None, :], np.full(1, n * EPS)
+        for _ in range(k):
+            child = np.einsum("xij,bj->bxi", T, cur_v)  # T[x] b for every b and x: suffix x + s
+            cur_v, cur_e, b, x = _unit_children(child, cur_e, opnorm, n)
+            cur_w = np.concatenate([x[:, None], cur_w[b]], axis=1)
+            words.append(np.concatenate([cur_w, np.full((len(b), k - cur_w.shape[1]), -1, dtype=np.int64)], axis=1))
+            vecs.append(cur_v)
+            errs.append(cur_e)
+        self.words, self.vecs, self.err = np.concatenate(words), np.vstack(vecs), np.concatenate(errs)
+
+    def margins(self, v: np.ndarray, err: np.ndarray) -> np.ndarray:
+        """Cosines ``v . b_s`` (P, K) plus their rounding bounds (conservative margins)."""
+        n = v.shape[-1]
+        return v @ self.vecs.T + err[..., None] + self.err + n * EPS
 
 
-def _prefix_search(T, start, bank, bank_words_arr, opnorm, max_length, beam_width, cap, best) -> tuple[int, int]:
+#: a forward or backward direction known to worse than this (relative) counts as zero
+LOST = 1e-6
+
+
+def _unit_children(child: np.ndarray, err: np.ndarray, bound: np.ndarray, n: int):
+    """Normalize children ``child`` (P, V, n) of unit parents with rounding bounds ``err``
+    (P,); ``bound`` (V,) bounds ``|T[x]|``.  The relative error of a child grows by the
+    cancellation factor ``bound / |child|``: ``err' = (err + n eps) bound / |child|``.
+    Returns the live children (those with ``err' <= LOST``), their bounds, and the
+    (parent, symbol) indices."""
+    norms = np.linalg.norm(child, axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 for a zero operator: NaN, dropped
+        new = (err[:, None] + n * EPS) * bound[None, :] / norms
+    b, x = np.nonzero(new <= LOST)
+    return child[b, x] / norms[b, x][:, None], new[b, x], b, x
+
+
+def _prefix_search(T, start, bank, opnorm, max_length, beam_width, cap, best) -> tuple[int, int]:
     """Exhaustive levels, then the beam; returns the last completely enumerated prefix
     length and the deepest prefix length reached."""
     V, n = T.shape[0], T.shape[1]
     flat = T.transpose(1, 0, 2).reshape(n, V * n)
-    v = start / np.linalg.norm(start)
+    v, err = start / np.linalg.norm(start), np.full(1, n * EPS)
     words = np.zeros((1, 0), dtype=np.int64)
-    margins = v @ bank.T
-    best.update(margins, words, bank_words_arr)
+    margins = bank.margins(v, err)
+    best.update(margins, words, bank.words)
     exhaustive, ex_len, depth = True, 0, 0
     for L in range(1, max_length + 1):
         if best.found or v.shape[0] == 0:
@@ -289,16 +316,14 @@ def _prefix_search(T, start, bank, bank_words_arr, opnorm, max_length, beam_widt
             if not beam_width:
                 break
             exhaustive = False
-        if not exhaustive:
-            keep = _beam(v, margins.min(axis=1), beam_width)
-            v, words = v[keep], words[keep]
-        child = (v @ flat).reshape(-1, V, n)
-        norms = np.linalg.norm(child, axis=2)
-        b, x = np.nonzero(norms > ZERO_TOL * opnorm[None, :])
-        v = child[b, x] / norms[b, x][:, None]
+        if not exhaustive:  # rank by the smallest margin not indistinguishable from zero
+            danger = np.where(margins > best.tol, margins, np.inf).min(axis=1)
+            keep = _beam(v, danger, beam_width)
+            v, err, words = v[keep], err[keep], words[keep]
+        v, err, b, x = _unit_children((v @ flat).reshape(-1, V, n), err, opnorm, n)
         words = np.concatenate([words[b], x[:, None]], axis=1)
-        margins = v @ bank.T
-        best.update(margins, words, bank_words_arr)
+        margins = bank.margins(v, err)
+        best.update(margins, words, bank.words)
         depth = L
         if exhaustive:
             ex_len = L
@@ -314,37 +339,39 @@ def _beam(v: np.ndarray, danger: np.ndarray, width: int) -> np.ndarray:
     return np.sort(order[:width])
 
 
-def _cycle_search(T, start, bank, bank_words_arr, opnorm, max_length, cap, best) -> int:
+def _cycle_search(T, start, bank, opnorm, max_length, cap, best) -> int:
     """Powers of every cycle word up to the cap's length, from the initial vector and
     from each one-symbol prefix, tested against the bank after each full cycle; returns
     the longest cycle length used."""
     V, n = T.shape[0], T.shape[1]
-    one = np.einsum("bi,xij->xj", start, T)
-    live = np.linalg.norm(one, axis=1) > ZERO_TOL * opnorm
-    starts = np.vstack([start, one[live]])
-    start_words = [[]] + [[x] for x in np.nonzero(live)[0]]
-    starts = starts / np.linalg.norm(starts, axis=1, keepdims=True)
+    s0 = start / np.linalg.norm(start)
+    one, err1, _, first = _unit_children(np.einsum("bi,xij->bxj", s0, T), np.full(1, n * EPS), opnorm, n)
+    starts, serr = np.vstack([s0, one]), np.concatenate([[n * EPS], err1])
+    start_words = [[]] + [[int(x)] for x in first]
     for ell in range(1, _level_cap(V, cap) + 1):
         cyc = all_words(V, ell)
         P = np.broadcast_to(np.eye(n), (cyc.shape[0], n, n)).copy()
         for t in range(ell):
             P = P @ T[cyc[:, t]]
         pn = np.prod(opnorm[cyc], axis=1)  # bound on |T[c]|: a nilpotent T[c] is a zero, not a direction
-        v = np.einsum("si,cij->scj", starts, P)  # (S, C, n) after one cycle
+        S, C = len(starts), len(cyc)
+        v, err = np.broadcast_to(starts[:, None, :], (S, C, n)), np.broadcast_to(serr[:, None], (S, C))
         for k in range(1, max_length // ell + 1):
-            norms = np.linalg.norm(v, axis=2)
-            alive = norms > ZERO_TOL * pn[None, :]
-            vn = np.where(alive[..., None], v / np.where(alive, norms, 1.0)[..., None], 0.0)
-            m = np.where(alive[..., None], vn @ bank.T, np.inf)  # (S, C, K)
+            child = np.einsum("scj,cjk->sck", v, P)
+            norms = np.linalg.norm(child, axis=2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                err = (err + ell * n * EPS) * pn[None, :] / norms
+            alive = err <= LOST
+            v = np.where(alive[..., None], child / np.where(alive, norms, 1.0)[..., None], 0.0)
+            m = np.where(alive[..., None], bank.margins(v, np.where(alive, err, 0.0)), np.inf)  # (S, C, K)
             s, c = np.unravel_index(int(np.argmin(m.min(axis=2))), m.shape[:2])
             pre = np.array(start_words[s] + list(np.tile(cyc[c], k)), dtype=np.int64)
-            best.update(m[s, c][None, :], pre[None, :], bank_words_arr)
+            best.update(m[s, c][None, :], pre[None, :], bank.words)
             best.count += m.size - m.shape[2]
             if best.found:
                 return ell
             if not alive.any():
                 break
-            v = np.einsum("sci,cij->scj", vn, P)
     return _level_cap(V, cap)
 
 

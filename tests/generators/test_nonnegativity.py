@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generators import GHMM, NegativeProbabilityError, check_nonnegative, library, product
+from generators import GHMM, HMM, NegativeProbabilityError, check_nonnegative, library, product
 from generators import nonnegativity
 from generators.nonnegativity import all_words, search_negative_words
 
@@ -77,18 +77,19 @@ def test_long_period_negativity_beyond_exhaustive_reach(theta, rho, length):
     assert np.cos(k * theta) < -0.49 / 0.51 and np.all(np.cos(np.arange(k) * theta) >= -0.49 / 0.51)
 
 
-def decoy_ghmm():
-    """The long-period renewal mixed with an HMM whose prefixes all have a forbidden
-    continuation ("11"): many distinct prefixes of margin exactly 0 crowd a narrow beam."""
+def decoy_ghmm(eps=1e-2):
+    """The long-period renewal mixed with an HMM in which "11" is rare (probability ~eps
+    after a 1): many distinct prefixes with small positive margins crowd a narrow beam."""
     A, tA = renewal_ops(np.pi / 40, 0.95)
     B = np.zeros((3, 2, 2))
-    B[2, 0, 0] = B[2, 0, 1] = 0.5
+    B[2, 0, 0] = B[2, 0, 1] = 0.5 - eps / 2
+    B[1, 0, 1] = eps
     B[1, 1, 0], B[2, 1, 1] = 0.7, 0.3
     T = np.zeros((3, 5, 5))
     T[:2, :3, :3] = A
     T[:, 3:, 3:] = B
     tau = np.concatenate([tA, np.ones(2)])
-    init = np.concatenate([0.5 * GHMM(A, tA, check_words_upto=0).initial, 0.5 * np.array([0.7, 0.5]) / 1.2])
+    init = np.concatenate([0.5 * GHMM(A, tA, check_words_upto=0).initial, 0.5 * HMM(B).initial_state])
     return GHMM(T, tau, init, check_words_upto=0)
 
 
