@@ -4,6 +4,11 @@ Every generator (:class:`HMM`, :class:`QuantumGenerator`, :class:`GHMM`,
 :class:`ProductGenerator`) implements the :class:`Generator` interface and has an exact
 linear form, ``to_ghmm()``: operators ``T`` (V, n, n), ``tau`` (n,), ``initial`` (n,) with
 ``Pr(w) = initial T[w1] ... T[wL] tau``.
+
+Beyond the generator classes: :func:`check_nonnegative` (a bounded search for words of
+negative probability: beam over prefixes and repeated cycles beyond exhaustive
+enumeration) and :func:`learn_ghmm` (spectral learning of a GHMM from sampled sequences,
+:mod:`generators.sequences` for loading and counting them).
 """
 
 from . import errors, library
