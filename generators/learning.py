@@ -85,7 +85,7 @@ from .base import as_rng
 from .errors import GeneratorError, ShapeError
 from .ghmm import GHMM
 from .nonnegativity import NonnegativityResult, all_words, check_nonnegative
-from .sequences import MAX_WORDS, word_codes, assign_groups, check_sequences, load_sequences, substring_counts
+from .sequences import MAX_WORDS, window_codes, assign_groups, check_sequences, load_sequences, substring_counts
 
 __all__ = ["learn_ghmm", "LearningReport", "LearnedModelWarning", "load_sequences"]
 
@@ -233,7 +233,7 @@ def _basis_length(seq, V, max_length, min_count, n_groups) -> int:
     if L < 3:
         raise ShapeError(f"learning needs sequences of length >= 3; got {L}")
     l = 1
-    for k, code in word_codes(seq, V, 17):
+    for k, code in window_codes(seq, V, 17):
         if k < 5 or k % 2 == 0:
             continue
         basis = (V ** ((k - 1) // 2 + 1) - 1) // max(V - 1, 1) if V > 1 else (k + 1) // 2

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ShapeError
 
-__all__ = ["load_sequences", "check_sequences", "substring_counts", "word_codes", "word_frequencies", "assign_groups",
+__all__ = ["load_sequences", "check_sequences", "substring_counts", "window_codes", "word_frequencies", "assign_groups",
            "MAX_WORDS"]
 
 
@@ -119,7 +119,7 @@ def substring_counts(sequences: np.ndarray, V: int, max_length: int, groups: np.
     counts = [np.bincount(g.ravel(), minlength=G)[:, None]]
     windows = np.zeros((G, max_length + 1), dtype=np.int64)
     windows[:, 0] = counts[0][:, 0]
-    for k, code in word_codes(seq, V, max_length):
+    for k, code in window_codes(seq, V, max_length):
         gk = g[:, : L - k + 1]
         counts.append(np.bincount((gk * V**k + code).ravel(), minlength=G * V**k).reshape(G, V**k))
         windows[:, k] = np.bincount(gk.ravel(), minlength=G)
@@ -137,7 +137,7 @@ def _check_dense(V: int, k: int, G: int = 1) -> None:
                          f"{MAX_WORDS} counts counted densely: use a smaller max_length (or fewer symbols)")
 
 
-def word_codes(seq: np.ndarray, V: int, max_length: int):
+def window_codes(seq: np.ndarray, V: int, max_length: int):
     """Yield ``(k, codes (N, L - k + 1))`` for ``k = 1 .. min(max_length, L)``:
     ``code(w x) = V code(w) + x``, one vectorized step per length."""
     code = seq

@@ -15,7 +15,7 @@ from generators import (GHMM, LearnedModelWarning, ShapeError, equivalent, hanke
 from generators import learning, sequences
 from generators.io import load_generator, save_generator
 from generators.nonnegativity import all_words
-from generators.sequences import assign_groups, substring_counts, word_codes, word_frequencies
+from generators.sequences import assign_groups, substring_counts, window_codes, word_frequencies
 
 
 def learn_quietly(seqs, **kw):
@@ -158,9 +158,9 @@ def test_substring_counts_match_a_loop(V, N, L, K, seed):
         assert windows[:, k].sum() == N * max(L - k + 1, 0)
 
 
-def test_word_codes_and_groups():
+def test_window_codes_and_groups():
     seq = np.array([[2, 0, 1, 1]])
-    codes = dict(word_codes(seq, 3, 3))
+    codes = dict(window_codes(seq, 3, 3))
     np.testing.assert_array_equal(codes[2], [[6, 1, 4]])
     np.testing.assert_array_equal(codes[3], [[19, 4]])
     g = assign_groups((1, 1000), 8, np.random.default_rng(1))  # one sequence: chunks
