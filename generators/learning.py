@@ -85,7 +85,7 @@ from .base import as_rng
 from .errors import GeneratorError, ShapeError
 from .ghmm import GHMM
 from .nonnegativity import NonnegativityResult, all_words, check_nonnegative
-from .sequences import MAX_WORDS, window_codes, assign_groups, check_sequences, load_sequences, substring_counts
+from .sequences import MAX_COUNTS, window_codes, assign_groups, check_sequences, load_sequences, substring_counts
 
 __all__ = ["learn_ghmm", "LearningReport", "LearnedModelWarning", "load_sequences"]
 
@@ -237,7 +237,7 @@ def _basis_length(seq, V, max_length, min_count, n_groups) -> int:
         if k < 5 or k % 2 == 0:
             continue
         basis = (V ** ((k - 1) // 2 + 1) - 1) // max(V - 1, 1) if V > 1 else (k + 1) // 2
-        if basis > 1000 or n_groups * V**k > MAX_WORDS:
+        if basis > 1000 or n_groups * V**k > MAX_COUNTS:
             break
         if code.size / np.count_nonzero(np.bincount(code.ravel(), minlength=V**k)) < min_count:
             break

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ShapeError
 
 __all__ = ["load_sequences", "check_sequences", "substring_counts", "window_codes", "word_frequencies", "assign_groups",
-           "MAX_WORDS"]
+           "MAX_COUNTS"]
 
 
 def load_sequences(path: str | Path, *, key: str | None = None, alphabet_size: int | None = None) -> np.ndarray:
@@ -100,7 +100,7 @@ def substring_counts(sequences: np.ndarray, V: int, max_length: int, groups: np.
     ----------
     sequences : int (N, L)
     V : int -- alphabet size
-    max_length : int -- at most :data:`MAX_WORDS` words of this length (dense counts)
+    max_length : int -- at most :data:`MAX_COUNTS` words of this length (dense counts)
     groups : int (N, L), optional -- group of each *start position* (default one group)
     n_groups : int, optional -- number of groups ``G`` (default ``groups.max() + 1``)
 
@@ -128,13 +128,13 @@ def substring_counts(sequences: np.ndarray, V: int, max_length: int, groups: np.
 
 
 #: largest (groups x words of one length) table counted densely (np.bincount over all codes)
-MAX_WORDS = 2**24
+MAX_COUNTS = 2**24
 
 
 def _check_dense(V: int, k: int, G: int = 1) -> None:
-    if G * V**k > MAX_WORDS:
+    if G * V**k > MAX_COUNTS:
         raise ShapeError(f"{V} symbols give {V}^{k} words of length {k}; {G} group(s) of them exceed the "
-                         f"{MAX_WORDS} counts counted densely: use a smaller max_length (or fewer symbols)")
+                         f"{MAX_COUNTS} counts counted densely: use a smaller max_length (or fewer symbols)")
 
 
 def window_codes(seq: np.ndarray, V: int, max_length: int):
