@@ -85,7 +85,7 @@ from .base import as_rng
 from .errors import GeneratorError, ShapeError
 from .ghmm import GHMM
 from .nonnegativity import NonnegativityResult, all_words, check_nonnegative
-from .sequences import MAX_COUNTS, window_codes, assign_groups, check_sequences, load_sequences, substring_counts
+from .sequences import MAX_COUNTS, assign_groups, check_sequences, load_sequences, substring_counts, window_codes
 
 __all__ = ["learn_ghmm", "LearningReport", "LearnedModelWarning", "load_sequences"]
 
