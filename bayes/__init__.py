@@ -9,6 +9,8 @@ generators.
 - :func:`plot_beliefs` -- PNG pictures (matplotlib/qutip imported only when called);
 - information: :func:`block_entropy`, :func:`myopic_entropy`, :func:`entropy_rate`,
   :func:`excess_entropy`, :func:`statistical_complexity` (``base=2``: bits);
+- :func:`attention_decay_rates` -- the eigenvalues attention must track and the effective
+  decay of the best attention-like linear filter of the past (:class:`AttentionRates`);
 - exact (sympy) beliefs: :func:`exact_generator`, :func:`exact_belief`, :class:`ExactGHMM`
   (loaded on first use, so ``import bayes`` does not import sympy).
 
@@ -26,6 +28,7 @@ from .geometry import (
     representation_map,
 )
 from ._util import Estimate
+from .attention_rates import AttentionRates, attention_decay_rates
 from .information import block_entropy, entropy_rate, excess_entropy, myopic_entropy, statistical_complexity
 from .manifold import BeliefManifold, mixed_state_presentation
 from .plots import plot_beliefs
@@ -38,7 +41,7 @@ __all__ = [
     "mixed_state_presentation", "BeliefManifold",
     "barycentric_coordinates", "bloch_vectors", "affine_projection", "AffineProjection",
     "affine_dimension", "linear_map", "LinearMap", "representation_map",
-    "plot_beliefs",
+    "plot_beliefs", "attention_decay_rates", "AttentionRates",
     "block_entropy", "myopic_entropy", "entropy_rate", "excess_entropy", "statistical_complexity", "Estimate",
     "ExactGHMM", "exact_generator", "exact_belief", "exact_names",
 ]

@@ -42,9 +42,11 @@ class GHMM(Generator):
         Initial belief; default the stationary one (left eigenvector of ``sum_x T[x]``
         for eigenvalue 1), normalized by ``initial @ tau = 1``.
     check_words_upto : int, default 6
-        Verify that all words up to this length (capped at 4096 words per length) have
-        nonnegative probability; raises :class:`NegativeProbabilityError` otherwise.
-        ``0`` skips the check.
+        Verify that all words up to this length have nonnegative probability, stopping
+        before the first length with more than 4096 words (so ``V = 5`` symbols are checked
+        up to length 5); raises :class:`NegativeProbabilityError` otherwise.  Longer words
+        are *not* checked -- nonnegativity of all words is undecidable in general; use
+        :func:`generators.check_nonnegative` for a deeper bounded search.  ``0`` skips it.
     """
 
     kind = "post-quantum"
@@ -265,18 +267,20 @@ class GHMM(Generator):
         return np.einsum("bi,bi->b", fwd[il], bwd[ir])
 
     def _check_nonnegative(self, upto: int) -> None:
-        V = self.alphabet_size
-        for L in range(1, upto + 1):
-            if V**L > 4096:
-                break
-            words = np.array(list(itertools.product(range(V), repeat=L)), dtype=np.int64)
-            p = self.word_probability(words)
-            worst = int(np.argmin(p))
-            if p[worst] < -1e-10:
-                raise NegativeProbabilityError(
-                    f"word {tuple(words[worst].tolist())} has probability {p[worst]:.3g} < 0; "
-                    "a GHMM must give every word a nonnegative probability"
-                )
+        """The construction check: every word up to length ``upto`` (stopping before the
+        first length with more than 4096 words) must have nonnegative probability.
+        Longer words are not examined; :func:`generators.check_nonnegative` searches
+        further (beam over prefixes, repeated cycles)."""
+        from .nonnegativity import search_negative_words
+
+        r = search_negative_words(self.operators, self.tau, self.initial, upto, beam_width=0,
+                                  exhaustive_words=4096, bank_words=1, cycle_words=0)
+        if r.found:
+            raise NegativeProbabilityError(
+                f"word {r.word} has probability {r.probability:.6g} < 0; a GHMM must give every word a "
+                f"nonnegative probability (checked all words up to length {r.exhaustive_length}; longer "
+                "words were not checked: generators.check_nonnegative searches further)"
+            )
 
 
 def _apply(ops: np.ndarray, v: np.ndarray, x: np.ndarray) -> np.ndarray:
