@@ -84,7 +84,8 @@ from ._linalg import orthonormal_completion
 from .base import as_rng
 from .errors import GeneratorError, ShapeError
 from .ghmm import GHMM
-from .nonnegativity import NonnegativityResult, all_words, check_nonnegative
+from .nonnegativity import NonnegativityResult, check_nonnegative
+from .words import all_words
 from .sequences import MAX_COUNTS, assign_groups, check_sequences, load_sequences, substring_counts, window_codes
 
 __all__ = ["learn_ghmm", "LearningReport", "LearnedModelWarning", "load_sequences"]

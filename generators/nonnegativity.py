@@ -65,8 +65,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import NegativeProbabilityError, ShapeError
+from .words import all_words
 
-__all__ = ["NonnegativityResult", "check_nonnegative", "search_negative_words", "all_words"]
+__all__ = ["NonnegativityResult", "check_nonnegative", "search_negative_words"]
 
 @dataclass(frozen=True)
 class NonnegativityResult:
@@ -213,14 +214,6 @@ def search_negative_words(operators: np.ndarray, tau: np.ndarray, initial: np.nd
     return NonnegativityResult(found=best.found, word=word, probability=prob, margin=best.margin,
                                exhaustive_length=ex_len + k, max_length=searched, n_words=best.count,
                                method=" + ".join(parts) + f", times every suffix <= {k}; tol {tol:g}")
-
-
-def all_words(V: int, L: int) -> np.ndarray:
-    """All ``V^L`` words of length ``L`` in lexicographic order, int64 ``(V^L, L)``
-    (mixed-radix digits of ``0 .. V^L - 1``, most significant first)."""
-    codes = np.arange(V**L, dtype=np.int64)
-    powers = V ** np.arange(L - 1, -1, -1, dtype=np.int64)
-    return (codes[:, None] // powers[None, :]) % V
 
 
 # ---------------------------------------------------------------------- engine parts

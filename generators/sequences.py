@@ -3,7 +3,7 @@
 Sequences are int arrays ``(N, L)`` (``N`` samples of length ``L``; one long sequence is
 ``(1, L)``) over the symbols ``0 .. V-1``.  Word statistics are counted with mixed-radix
 codes -- ``code(w x) = V code(w) + x``, first symbol most significant, the order of
-:func:`generators.nonnegativity.all_words` -- built one word length at a time over all
+:func:`generators.words.all_words` -- built one word length at a time over all
 positions at once, and one ``np.bincount`` per length: ``O(N L k)`` for words up to
 length ``k``, no Python loop over positions or words.  A window never crosses from one
 sequence into the next.
@@ -108,7 +108,7 @@ def substring_counts(sequences: np.ndarray, V: int, max_length: int, groups: np.
     -------
     counts : list, ``counts[k]`` int (G, V^k) for ``k >= 1``; ``counts[0]`` (G, 1) the
         number of positions.  Words are indexed by their mixed-radix code (first symbol
-        most significant, the order of :func:`generators.nonnegativity.all_words`).
+        most significant, the order of :func:`generators.words.all_words`).
     windows : int (G, max_length + 1) -- number of windows of each length per group.
     """
     seq = np.asarray(sequences, dtype=np.int64)
