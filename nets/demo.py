@@ -25,13 +25,13 @@ from generators.fileio import write_json, write_text
 __all__ = ["run_demo", "bloch_walk_from_kraus", "DEMO_TRAIN", "QUICK_TRAIN"]
 
 #: training options of the full demo (TrainConfig fields); the process is added at run time
-DEMO_TRAIN = dict(model="transformer", context=8, n_layers=4, d_model=64, n_heads=4, d_head=16, d_mlp=256,
-                  data_mode="exact", targets="exact", optimizer="adam", lr=2e-3, warmup_steps=200,
+DEMO_TRAIN = dict(model=dict(kind="transformer", n_layers=4, d_model=64, n_heads=4, d_head=16, d_mlp=256),
+                  context=8, data_mode="exact", targets="exact", optimizer="adam", lr=2e-3, warmup_steps=200,
                   scheduler="cosine", batch_size=256, steps=3000, max_time_s=360.0, eval_every=250, log_every=10,
                   checkpoint_every=500, num_threads=1, seed=0)
 #: the quick demo (tests): same recipe, a smaller model and a few hundred steps
-QUICK_TRAIN = dict(DEMO_TRAIN, n_layers=1, d_model=32, n_heads=2, d_head=16, d_mlp=64, steps=300,
-                   warmup_steps=30, max_time_s=15.0, eval_every=100, checkpoint_every=100)
+QUICK_TRAIN = dict(DEMO_TRAIN, model=dict(DEMO_TRAIN["model"], n_layers=1, d_model=32, n_heads=2, d_head=16, d_mlp=64),
+                   steps=300, warmup_steps=30, max_time_s=15.0, eval_every=100, checkpoint_every=100)
 
 
 def bloch_walk_from_kraus(alpha: float = 1.0, beta: float = 51 ** 0.5):
@@ -66,6 +66,7 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     from .probe_plots import plot_belief_geometry, plot_fit_by_layer
     from .report import markdown_table, plot_loss_curve
     from .train import train
+    from .units import NATS
 
     t_start = time.time()
     out = Path(out)
@@ -82,8 +83,8 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     say(f"   valid instrument: |sum K^dagger K - I| = {completeness:.1e}; same process as library.bloch_walk(): {same}")
     say("   dimensions: " + ", ".join(f"{k} {v}" for k, v in dims.items()))
     kmax = 3 if quick else 5
-    h = myopic_entropy(q, kmax + 2, base=np.e)
-    hr_est = entropy_rate(q, base=np.e)
+    h = myopic_entropy(q, kmax + 2, base=NATS)
+    hr_est = entropy_rate(q, base=NATS)
     hr, hr_se = float(hr_est), float(getattr(hr_est, "stderr", 0.0))
     markov_rows = []
     for k in range(kmax + 1):
@@ -154,14 +155,17 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
 
 # ---------------------------------------------------------------------- helpers
 def _train_command(opts: dict, out: str) -> str:
+    """The ``qbelief train`` command line of ``opts`` (flags for the values off their defaults)."""
     from dataclasses import fields
 
+    from .models import ModelConfig
     from .train import TrainConfig
 
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    parts = ["qbelief", "train", "bloch_walk", "--model", str(opts["model"])]
-    for k, v in opts.items():
-        if k in ("model", "process") or defaults.get(k) == v or v is None:
+    defaults = {f.name: f.default for f in (*fields(TrainConfig), *fields(ModelConfig))}
+    flat = {**{k: v for k, v in opts.items() if k != "model"}, **opts["model"]}
+    parts = ["qbelief", "train", "bloch_walk", "--model", str(flat["kind"])]
+    for k, v in flat.items():
+        if k in ("kind", "process") or defaults.get(k) == v or v is None:
             continue
         parts += [f"--{k.replace('_', '-')}", str(v)]
     return " ".join(shlex.quote(p) for p in parts + ["--out", out])
@@ -169,6 +173,7 @@ def _train_command(opts: dict, out: str) -> str:
 
 def _report(r: dict, opts: dict, table) -> str:
     g, m, t, p = r["generator"], r["manifold"], r["training"], r["probe"]
+    arch = opts["model"]
     mk = p.get("markov") or {}
     lines = [
         "# qbelief demo: does a transformer represent the belief geometry of a quantum process?",
@@ -205,8 +210,8 @@ def _report(r: dict, opts: dict, table) -> str:
         "",
         "## 3. Training",
         "",
-        f"Transformer: {opts['n_layers']} layers, {opts['n_heads']} heads × {opts['d_head']}, d_model "
-        f"{opts['d_model']}, d_mlp {opts['d_mlp']}, context {opts['context']}; Adam lr {opts['lr']} "
+        f"Transformer: {arch['n_layers']} layers, {arch['n_heads']} heads × {arch['d_head']}, d_model "
+        f"{arch['d_model']}, d_mlp {arch['d_mlp']}, context {opts['context']}; Adam lr {opts['lr']} "
         f"({opts['warmup_steps']} warm-up steps, cosine decay over {opts['steps']:,} steps), batch "
         f"{opts['batch_size']}, exact data mode with exact next-symbol targets. {t['steps']:,} steps, "
         f"{t['tokens']:,} tokens, {t['seconds']:.0f} s on the CPU. Exact validation loss "

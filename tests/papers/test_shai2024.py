@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from papers.shai2024_belief_geometry.run import PAPER_MSE, main
+from papers.shai2024_belief_geometry.run import PAPER_MSE, in_sample_fit, main
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,24 @@ def test_tiny_markdown(tiny):
     for tok in ("6.4e+04", "6.4e+05", "3.2e+06", "6.3e+08"):
         assert tok in md
     assert "0.95" in md and "0.31" in md and "Concatenation best" in md
+
+
+def test_in_sample_fit_known_answers():
+    """The paper's protocol on a constructed case: activations an affine image of the beliefs
+    fit exactly; the shuffled control permutes beliefs only among rows of the same length."""
+    rng = np.random.default_rng(0)
+    N = 400
+    Y = rng.dirichlet(np.ones(3), size=N)
+    lengths = np.repeat([1, 2, 3, 4], N // 4)
+    X = Y @ rng.normal(size=(3, 8)) + rng.normal(size=8)
+    w = rng.random(N)
+    ds = SimpleNamespace(beliefs={"native": Y}, weights=w / w.sum(), activations={"a": X}, untrained={"a": X},
+                         lengths=lengths)
+    fit = in_sample_fit(ds, "a")
+    assert fit["mse"] < 1e-20 and fit["r2"] == pytest.approx(1.0)
+    np.testing.assert_allclose(fit["predicted"], Y, atol=1e-10)
+    # beliefs constant within each length: the shuffled control changes nothing
+    Yc = np.repeat(rng.dirichlet(np.ones(3), size=4), N // 4, axis=0)
+    ds.beliefs["native"] = Yc
+    ds.activations["a"] = Yc @ rng.normal(size=(3, 8))
+    assert in_sample_fit(ds, "a", shuffle=True)["mse"] < 1e-20
