@@ -1,4 +1,4 @@
-"""Piotrowski, Riechers, Filan, Shai (ICML 2025): attention decay lambda^(d-s), the even/odd
+"""Piotrowski, Riechers, Filan, Shai (ICML 2025, arXiv 2502.01954): attention decay lambda^(d-s), the even/odd
 head split for negative lambda, the post-attention gasket and the post-MLP fractal.
 
 One-layer transformers trained on Mess3(x, a), (x, a) in {0.15, 0.5} x {0.2, 0.6}, context
