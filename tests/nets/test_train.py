@@ -227,6 +227,22 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path):
         shard_bounds(33, DistInfo(rank=0, world_size=2))
 
 
+def test_resolve_device_is_the_one_device_lookup():
+    from nets.distributed import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "cuda:x", "", 0, None):
+        with pytest.raises(ValueError, match="device must be"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+    else:
+        assert resolve_device("cuda", local_rank=0) == torch.device("cuda:0")
+
+
 # ---------------------------------------------------------------------- configs: nesting, stored forms, old runs
 def test_config_nests_the_model_and_sizes_it_from_the_data():
     cfg = tiny(bos=True, model="lstm", hidden=12)

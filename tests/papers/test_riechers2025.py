@@ -54,7 +54,7 @@ def test_tiny_results(tiny):
             assert _finite(c[k]), (key, k)
         assert 0 <= c["cos_r2"] <= 1 and 0 <= c["markov3_target_cos_r2"] <= 1
         assert "concat" in v["layers"] and len(v["layers"]) >= 2
-        assert v["minimal_dim"] == 3 and v["verdict"] in ("represented", "partly", "not")
+        assert v["minimal_dim"] == 3
     reps = r["representations"]
     assert set(reps) == {"mess3", "bloch_walk"}
     rows = reps["mess3"]["rows"]

@@ -50,7 +50,6 @@ def test_tiny_mess3_results(tiny):
     last = f"blocks.{r['mess3']['config']['n_layers'] - 1}.resid_post"
     # the trained final residual stream beats the shuffled-belief control
     assert f["probe"][last]["mse"] < f["probe"][last]["shuffled_mse"]
-    assert f["verdict"] in ("represented", "partly", "not")
 
 
 def test_tiny_rrxor_results(tiny):
@@ -58,7 +57,9 @@ def test_tiny_rrxor_results(tiny):
     assert x["n_beliefs"] == 36 and x["manifold_closed"]
     assert "concat" in x["probe"] and "embed" in x["probe"]
     assert x["probe"]["concat"]["dim"] == sum(v["dim"] for k, v in x["probe"].items() if k != "concat")
-    assert isinstance(x["concat_is_best"], bool) and x["best_single_layer"] in x["probe"]
+    single = {k: v["mse"] for k, v in x["probe"].items() if k != "concat"}
+    assert x["best_single_layer"] == min(single, key=single.get)
+    assert x["concat_is_best"] == (x["probe"]["concat"]["mse"] <= single[x["best_single_layer"]])
     g = x["geometry"]
     for k in ("dist_r2_beliefs", "dist_r2_next", "dist_r2_beliefs_raw", "dist_r2_next_raw"):
         assert _finite(g[k]) and 0 <= g[k] <= 1, k
