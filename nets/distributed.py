@@ -16,7 +16,6 @@ or from Python with :func:`launch`.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from generators.fileio import write_json
 from generators.validation import check_int
 
 __all__ = ["DistInfo", "check_device", "resolve_device", "setup", "shard_bounds", "average_gradients", "all_reduce_mean", "broadcast_parameters",
@@ -177,17 +177,13 @@ def launch(config: Any, nprocs: int = 2, *, resume: bool = False, timeout: float
         raise ValueError("launch needs config.out_dir (the ranks write metrics and checkpoints there)")
     nprocs = check_int(nprocs, "nprocs", minimum=1)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(suffix=".json", prefix="train_config_", dir=cfg.out_dir)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(cfg.to_dict(), fh)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(nprocs)}",
-           "-m", "nets.train", path] + (["--resume"] if resume else [])
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("OMP_NUM_THREADS", "1")
-    try:
+    with tempfile.TemporaryDirectory(prefix=".train_config_", dir=cfg.out_dir) as tmp:
+        path = write_json(Path(tmp) / "config.json", cfg.to_dict())
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nprocs}",
+               "-m", "nets.train", str(path)] + (["--resume"] if resume else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
-    finally:
-        os.unlink(path)
     if proc.returncode != 0:
         raise RuntimeError(f"torchrun failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

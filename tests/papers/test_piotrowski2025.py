@@ -47,7 +47,6 @@ def test_tiny_results_are_sane(tiny):
             assert 0 < point["top3_variance"] <= 1.0 + 1e-9
         eig = p["attention"]["eigenvalues"]
         assert all(abs(e[0] - p["lambda"]) < 1e-8 for e in eig)
-    assert r["hardware"]["cpus"] >= 1 and r["seconds"]["total"] > 0
 
 
 def test_gasket_coordinates():

@@ -34,7 +34,7 @@ def test_tiny_files(tiny):
 
 def test_tiny_mess3_results(tiny):
     r = json.loads((tiny / "results.json").read_text())
-    assert r["mode"] == "tiny" and r["hardware"]["cpus"] >= 1
+    assert r["mode"] == "tiny"
     assert set(r["paper_numbers"]["mse_trajectory"]) == {str(k) for k in PAPER_MSE}
     traj = r["mess3"]["trajectory"]
     assert len(traj) >= 2
