@@ -39,9 +39,9 @@ BLOCH = dict(process="bloch_walk", context=8, model="transformer", n_layers=4, d
 
 def throughput(device: str, threads: int | None, batch: int, steps: int) -> dict:
     """Tokens/s and the data share of ``steps`` training steps (after 10 warm-up steps)."""
-    cfg = TrainConfig(**{**MESS3, "batch_size": batch, "steps": 10, "device": device, "num_threads": threads})
+    cfg = TrainConfig.from_dict({**MESS3, "batch_size": batch, "steps": 10, "device": device, "num_threads": threads})
     train(cfg)  # warm-up (allocator, kernels)
-    res = train(TrainConfig(**{**cfg.to_dict(), "steps": steps}))
+    res = train(TrainConfig.from_dict({**cfg.to_dict(), "steps": steps}))
     t = res.timing
     return {"device": device, "threads": threads or torch.get_num_threads(), "batch": batch, "steps": steps,
             "step_ms": 1e3 * t["total_s"] / t["steps"], "tokens_per_s": t["tokens_per_s"],
@@ -52,7 +52,7 @@ def target_variance(n_batches: int = 30, batch: int = 256) -> dict:
     """Variance of minibatch loss and gradient, sampled vs exact targets, same parameters."""
     data = BeliefData(BLOCH["process"], BLOCH["context"], mode="exact")
     torch.manual_seed(0)
-    model = build_model(TrainConfig(**BLOCH).model_config(data.vocab_size))
+    model = build_model(TrainConfig.from_dict(BLOCH).model_config(data.vocab_size))
     out = {}
     for targets in ("sampled", "exact"):
         losses, grads = [], []
@@ -79,8 +79,8 @@ def exact_vs_sampled(steps: int, threads: int | None) -> dict:
     the measured times are reported)."""
     out = {}
     for targets in ("exact", "sampled"):
-        res = train(TrainConfig(**{**BLOCH, "targets": targets, "steps": steps, "num_threads": threads,
-                                   "device": "cpu", "warmup_steps": min(200, steps // 10)}))
+        res = train(TrainConfig.from_dict({**BLOCH, "targets": targets, "steps": steps, "num_threads": threads,
+                                             "device": "cpu", "warmup_steps": min(200, steps // 10)}))
         out[targets] = {"seconds": res.timing["total_s"], "steps": res.steps_done, "val_relative": res.val_relative,
                         "probe_r2": sampled_belief_r2(res.model, res.data)}
     return out

@@ -7,6 +7,8 @@ A generator file is a table with a ``kind`` and the matrices of that kind:
   complex entries as ``[re, im]`` pairs or strings like ``"0.5+0.5j"``; optional
   ``initial`` density matrix (d x d, same entry forms).
 - ``kind = "ghmm"``: ``T``, optional ``tau`` and ``initial``.
+- ``kind = "product"``: ``factors``, a list of generator tables (any kind); the
+  independent product of the factors (:func:`generators.product`), kept factored.
 
 An optional ``name`` labels the generator.  A Python file (``.py``) must define a
 module-level ``generator`` (any :class:`~generators.Generator`).  Every problem raises
@@ -30,7 +32,7 @@ from .quantum import QuantumGenerator
 
 __all__ = ["resolve", "load_generator", "generator_from_dict", "generator_to_dict", "save_generator", "GeneratorFileError"]
 
-KINDS = ("hmm", "quantum", "ghmm")
+KINDS = ("hmm", "quantum", "ghmm", "product")
 
 
 class GeneratorFileError(ValueError):
@@ -95,6 +97,8 @@ def generator_from_dict(data: dict) -> Generator:
     if kind not in KINDS:
         raise GeneratorFileError(f"`kind` must be one of {', '.join(KINDS)}; got {data.get('kind')!r}")
     name = data.get("name")
+    if kind == "product":
+        return _product_from_dict(data, name)
     if kind == "hmm":
         g = HMM(_real(data, "T", 3), _real(data, "initial", 1, optional=True))
     elif kind == "ghmm":
@@ -117,7 +121,12 @@ def generator_from_dict(data: dict) -> Generator:
 
 
 def generator_to_dict(g: Generator) -> dict:
-    """The file table of an HMM, QuantumGenerator or GHMM (complex entries as ``[re, im]``)."""
+    """The file table of an HMM, QuantumGenerator, ProductGenerator (its factors' tables) or
+    any other generator (its GHMM form); complex entries as ``[re, im]``."""
+    from .compose import ProductGenerator
+
+    if isinstance(g, ProductGenerator):
+        return {"kind": "product", "name": g.name or "", "factors": [generator_to_dict(f) for f in g.factors]}
     if isinstance(g, HMM):
         return {"kind": "hmm", "name": g.name or "", "T": g.T.tolist(), "initial": g.initial_state.tolist()}
     if isinstance(g, QuantumGenerator):
@@ -135,6 +144,21 @@ def save_generator(g: Generator, path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------------- helpers
+def _product_from_dict(data: dict, name: Any) -> Generator:
+    from .compose import ProductGenerator
+
+    raw = data.get("factors")
+    if not isinstance(raw, list) or not raw:
+        raise GeneratorFileError("a product needs `factors`: a non-empty list of generator tables")
+    factors = []
+    for k, f in enumerate(raw):
+        try:
+            factors.append(generator_from_dict(f))
+        except ValueError as e:
+            raise GeneratorFileError(f"factors[{k}]: {e}") from None
+    return ProductGenerator(factors, name=name or None)
+
+
 def _real(data: dict, key: str, ndim: int, optional: bool = False):
     if key not in data:
         if optional:

@@ -9,16 +9,19 @@ The only package of qbelief that imports torch.
 - :mod:`nets.train` — :class:`TrainConfig`, :func:`nets.train.train` (checkpoints, resume,
   DDP).  The function is not re-exported here, so ``nets.train`` stays the module:
   ``from nets.train import train``.
-- :mod:`nets.distributed` — data-parallel helpers, :func:`nets.distributed.launch`.
+- :mod:`nets.distributed` — data-parallel helpers, :func:`nets.distributed.launch`,
+  :func:`nets.distributed.resolve_device`.
+- :data:`NATS` — the unit of every loss (pass ``base=NATS`` to :mod:`bayes`).
 """
 
 from . import data, distributed, models, train  # noqa: F401
+from .units import NATS
 from .data import Batch, BeliefData, resolve_process
 from .models import ActivationModel, ModelConfig, RNNModel, Transformer, build_model
 from .train import TrainConfig, TrainResult, load_checkpoint, load_model, loss_fn
 
 __all__ = [
-    "Batch", "BeliefData", "resolve_process",
+    "NATS", "Batch", "BeliefData", "resolve_process",
     "ActivationModel", "ModelConfig", "Transformer", "RNNModel", "build_model",
     "TrainConfig", "TrainResult", "load_checkpoint", "load_model", "loss_fn",
 ]

@@ -1,7 +1,9 @@
 """The ``qbelief`` command line.
 
 Subcommands: ``processes``, ``info``, ``beliefs``, ``train``, ``probe``, ``attention``,
-``demo``, ``paper``.  PROCESS arguments are library specs (``mess3``,
+``demo``, ``paper``.  The experiments that ``paper`` runs are found through the entry-point
+group :data:`EXPERIMENTS` (``[project.entry-points."qbelief.experiments"]`` in
+pyproject.toml: ``name = "module:main"``), so the library never imports the application.  PROCESS arguments are library specs (``mess3``,
 ``mess3:x=0.15,a=0.6``), products (``mess3*bloch_walk``) or paths to generator files
 (``.toml``, ``.json``, ``.py``; see :mod:`generators.io`).
 
@@ -19,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.fileio import atomic_path
+from generators.fileio import atomic_path, write_json
 
-__all__ = ["main", "resolve_process", "CLIError"]
+__all__ = ["main", "resolve_process", "CLIError", "experiments", "EXPERIMENTS"]
+
+#: the entry-point group of the experiments ``qbelief paper NAME`` runs
+EXPERIMENTS = "qbelief.experiments"
 
 
 class CLIError(ValueError):
@@ -86,7 +91,7 @@ def cmd_info(args) -> int:
         print(f"{k:<40} {v}")
     if args.json:
         out = {k: (str(v) if not isinstance(v, (int, float)) else v) for k, v in rows} | info
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        write_json(args.json, out)
     return 0
 
 
@@ -166,8 +171,8 @@ def cmd_attention(args) -> int:
     from .probe_plots import plot_attention_decay
 
     model, cfg, g, run = _load_run(args.run_dir)
-    if cfg.model != "transformer":
-        raise CLIError(f"attention analysis needs a transformer run; {run} trained a {cfg.model}")
+    if cfg.model.kind != "transformer":
+        raise CLIError(f"attention analysis needs a transformer run; {run} trained a {cfg.model.kind}")
     rep = attention_analysis(model, g, n_samples=args.samples, seed=args.seed)
     rep.to_json(run / "attention.json")
     plot_attention_decay(rep, run / "attention.png")
@@ -183,26 +188,38 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def experiments() -> dict:
+    """The installed experiments: name -> entry point (group :data:`EXPERIMENTS`)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in sorted(entry_points(group=EXPERIMENTS), key=lambda ep: ep.name)}
+
+
 def cmd_paper(args) -> int:
-    import importlib
+    found = experiments()
+    if args.name is None:
+        if not found:
+            print(f"no experiments installed (entry-point group {EXPERIMENTS!r}; install qbelief with pip)")
+        import inspect
 
-    from papers import PAPERS
-
-    if args.name not in PAPERS:
+        for name, ep in found.items():  # the first line of each experiment module's docstring
+            doc = (getattr(inspect.getmodule(ep.load()), "__doc__", None) or "").strip().splitlines()
+            print(f"{name:<28} {doc[0] if doc else ep.value}")
+        return 0
+    if args.name not in found:
         import difflib
 
-        close = difflib.get_close_matches(args.name, PAPERS, n=2, cutoff=0.4)
+        close = difflib.get_close_matches(args.name, list(found), n=2, cutoff=0.4)
         raise CLIError(f"unknown paper {args.name!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
-                       + f" (known: {', '.join(PAPERS)})")
-    mod = importlib.import_module(f"papers.{args.name}.run")
+                       + f" (available: {', '.join(found) or 'none installed'})")
     rest = [f"--{args.mode}"] + (["--out", args.out] if args.out else []) + (["--quiet"] if args.quiet else [])
-    return int(mod.main(rest) or 0)
+    return int(found[args.name].load()(rest) or 0)
 
 
 def _train_config(args):
-    """TrainConfig from defaults < --config TOML < explicit flags; process from PROCESS."""
+    """TrainConfig from defaults < the resumed run's config < --config TOML < explicit flags;
+    process from PROCESS.  Model fields may be flat or in a ``[model]`` table."""
     import tomllib
-    from dataclasses import fields
 
     from .train import TrainConfig
 
@@ -220,20 +237,15 @@ def _train_config(args):
             raise CLIError(f"{p}: not valid TOML: {e}") from None
         for k, v in raw.items():  # allow [model], [optimizer], ... tables: flatten them
             values.update(v if isinstance(v, dict) else {k: v})
-    known = {f.name for f in fields(TrainConfig)}
-    bad = sorted(set(values) - known)
+    bad = sorted(set(values) - set(TrainConfig.keys()))
     if bad:
-        raise CLIError(f"unknown config key(s) {bad}; valid: {', '.join(sorted(known))}")
-    for f in fields(TrainConfig):
-        v = getattr(args, f"cfg_{f.name}", None)
-        if v is not None:
-            values[f.name] = v
-    spec = args.process
-    g = resolve_process(spec)  # validates the spec early, with a one-line error
-    values["process"] = spec if not _is_file_spec(spec) else g
-    values["model"] = args.model or values.get("model", "transformer")
-    if isinstance(values.get("betas"), list):
-        values["betas"] = tuple(values["betas"])
+        raise CLIError(f"unknown config key(s) {bad}; valid: {', '.join(sorted(TrainConfig.keys()))}")
+    values.update({k: v for k in TrainConfig.keys() if (v := getattr(args, f"cfg_{k}", None)) is not None})
+    if args.model:
+        values["kind"] = args.model
+        if isinstance(values.get("model"), str):
+            values["model"] = args.model
+    values["process"] = args.process.strip()  # a file is read once and stored as its table (nets.config)
     values["out_dir"] = args.out
     if args.quiet:
         values["quiet"] = True
@@ -250,24 +262,20 @@ def _load_run(run_dir: str):
     if not ckpt.is_file():
         raise CLIError(f"{run} is not a run directory: no checkpoint.pt (train with `qbelief train ... --out {run}`)")
     model, cfg = load_model(ckpt)
-    from .data import resolve_process as _resolve
-
-    return model, cfg, _resolve(cfg.process), run
-
-
-def _is_file_spec(spec: str) -> bool:
-    return Path(spec).suffix.lower() in (".toml", ".json", ".py")
+    return model, cfg, cfg.generator(), run
 
 
 def _add_train_flags(s: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per TrainConfig field (dest ``cfg_<name>``, default None = unset)."""
+    """One ``--flag`` per TrainConfig field and per model field (dest ``cfg_<name>``,
+    default None = unset)."""
     from dataclasses import MISSING, fields
 
+    from .models import ModelConfig
     from .train import TrainConfig
 
-    skip = {"process", "model", "out_dir", "quiet"}
-    g = s.add_argument_group("training options (each also settable in --config TOML)")
-    for f in fields(TrainConfig):
+    skip = {"process", "model", "out_dir", "quiet", "kind", "vocab_size", "n_ctx"}
+    g = s.add_argument_group("training and model options (each also settable in --config TOML)")
+    for f in [*fields(TrainConfig), *fields(ModelConfig)]:
         if f.name in skip:
             continue
         default = f.default if f.default is not MISSING else None
@@ -284,7 +292,8 @@ def _add_train_flags(s: argparse.ArgumentParser) -> None:
 
 
 def _none_type(name: str):
-    return {"d_head": int, "d_embed": int, "grad_clip": float, "max_time_s": float, "num_threads": int}.get(name, str)
+    return {"d_head": int, "d_embed": int, "grad_clip": float, "max_time_s": float, "num_threads": int,
+            "weight_decay": float}.get(name, str)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -372,8 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=None, help="training time budget (default 240, quick 20)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("paper", help="reproduce a published result (see papers/)")
-    s.add_argument("name", help="paper folder name, e.g. shai2024_belief_geometry")
+    s = sub.add_parser("paper", help="reproduce a published result (without NAME: list the installed ones)")
+    s.add_argument("name", nargs="?", default=None, help="experiment name, e.g. shai2024_belief_geometry")
     m = s.add_mutually_exclusive_group()
     m.add_argument("--quick", dest="mode", action="store_const", const="quick", help="2-core CPU, <= 15 min (default)")
     m.add_argument("--full", dest="mode", action="store_const", const="full", help="the paper's scale (GPU)")

@@ -6,9 +6,10 @@ batch holds, for every input position ``t`` of the model:
 - ``tokens[b, t]``: the model input (symbols ``0..V-1``; optional BOS token ``V`` first),
 - ``targets[b, t]``: the sampled next symbol,
 - ``next_probs[b, t]``: the exact next-symbol distribution ``Pr(x | prefix)`` (V,),
-- ``beliefs[b, t]``: the belief after the prefix seen at ``t``, in GHMM coordinates of the
-  chosen representation (``"minimal"``: :func:`generators.minimize`, first coordinate 1;
-  ``"native"``: the generator's own GHMM form),
+- ``beliefs[b, t]``: the belief after the prefix seen at ``t``, in the GHMM coordinates of
+  the chosen representation (:func:`generators.representations.representation`:
+  ``"minimal"``, the canonical minimal form with first coordinate 1; ``"native"``, the
+  generator's own GHMM form),
 - ``prefix_prob[b, t]``: the probability of that prefix.
 
 Alignment (``L`` = number of model positions, the *context*):
@@ -20,27 +21,41 @@ Alignment (``L`` = number of model positions, the *context*):
   position ``t`` has seen ``t`` symbols (position 0 the stationary belief), optimum
   ``h(t + 1)``.
 
+Independent products (:class:`generators.ProductGenerator`) stay factored: each factor
+samples its own word with beliefs in its own representation, the joint symbol is the
+mixed-radix index (:func:`generators.joint_symbol`), the joint next-symbol distribution is
+the outer product of the factors' (``Pr(x | past) = prod_k Pr_k(x_k | past_k)``), and the
+optimum is the sum of the factors' myopic entropies.  The joint GHMM (dimension
+``prod n_k``; 243 with 432 symbols for 3 Mess3 x 2 Bloch walks, Shai et al. 2026,
+arXiv:2602.02385) is never built: batches carry per-factor beliefs
+(``Batch.factor_beliefs``) and ``Batch.beliefs`` is None (:meth:`Batch.joint_beliefs`
+forms the Kronecker product on demand).
+
 Two sampling modes draw the same distribution of words (i.i.d. from the stationary
-process): ``"stream"`` samples fresh sequences each step (Shai et al. 2024; any length,
-any alphabet) and ``"exact"`` enumerates all words of the word length once with their
-exact probabilities and draws batches from that table (Riechers et al. 2025); the exact
-table also gives the exact probability-weighted validation loss.
+process): ``"stream"`` samples fresh sequences each step (Shai et al. 2024,
+arXiv:2405.15943; any length, any alphabet) and ``"exact"`` enumerates all words of the
+word length once with their exact probabilities and draws batches from that table
+(Riechers et al. 2025, arXiv:2507.07432); the exact table also gives the exact
+probability-weighted validation loss.
 
 Batches are a pure function of ``(seed, step)`` (:meth:`BeliefData.batch`), so training
 is reproducible, resumable and identical across data-parallel ranks without RNG state.
-Everything is vectorized over the batch; the only Python loop runs over positions.
+Everything is vectorized over the batch; the only Python loops run over positions and
+factors.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
+from generators.validation import check_choice, check_int, check_seed
 from generators.words import all_words
+
+from .units import NATS
 
 __all__ = ["Batch", "BeliefData", "resolve_process", "MODES", "REPRESENTATIONS", "TARGETS"]
 
@@ -62,11 +77,12 @@ class Batch:
         Model input; BOS (if used) is token ``V``.
     targets : int64 (B, L)
         Sampled next symbol at every position.
-    next_probs : float32 (B, L, V)
-        Exact next-symbol distribution given the prefix seen at each position.
-    beliefs : float64 (B, L, n)
+    next_probs : float32 (B, L, V) or None
+        Exact next-symbol distribution given the prefix seen at each position (None when
+        the data was built with ``next_probs=False``).
+    beliefs : float64 (B, L, n) or None
         Belief after the prefix seen at each position (GHMM coordinates of the data's
-        representation; normalized so ``beliefs @ tau == 1``).
+        representation; normalized so ``beliefs @ tau == 1``); None for a product process.
     prefix_prob : float64 (B, L)
         Probability of the prefix seen at each position (1 for the empty prefix).
     words : int64 (B, word_length)
@@ -74,26 +90,51 @@ class Batch:
     weights : float64 (B,) or None
         Word probabilities for an enumeration (:meth:`BeliefData.enumerate`), which sum to
         1; ``None`` for sampled batches (each row then has weight ``1/B``).
+    factor_beliefs : tuple of float64 (B, L, n_k)
+        Each factor's belief in its own representation (a product process), or
+        ``(beliefs,)`` for a single process.
     """
 
     tokens: torch.Tensor
     targets: torch.Tensor
-    next_probs: torch.Tensor
-    beliefs: torch.Tensor
+    next_probs: torch.Tensor | None
+    beliefs: torch.Tensor | None
     prefix_prob: torch.Tensor
     words: torch.Tensor
     weights: torch.Tensor | None = None
+    factor_beliefs: tuple = ()
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
 
     def to(self, device: Any) -> "Batch":
         """The batch on ``device`` (non-blocking copies)."""
-        return replace(self, **{f.name: _to(getattr(self, f.name), device) for f in fields(self)})
+        return self._map(lambda x: x.to(device, non_blocking=True))
 
     def slice(self, start: int, stop: int) -> "Batch":
         """Rows ``start:stop`` (e.g. one data-parallel rank's share of a global batch)."""
-        return replace(self, **{f.name: _rows(getattr(self, f.name), start, stop) for f in fields(self)})
+        return self._map(lambda x: x[start:stop])
+
+    def rows(self, index: torch.Tensor) -> "Batch":
+        """The rows ``index`` (int64 tensor), in that order."""
+        return self._map(lambda x: x[index])
+
+    def joint_beliefs(self) -> torch.Tensor:
+        """The joint belief (B, L, prod n_k): the Kronecker product of the factor beliefs, in
+        the product of the factors' coordinates (:attr:`beliefs` for a single process).
+        Memory ``B L prod n_k``."""
+        out = self.factor_beliefs[0]
+        for b in self.factor_beliefs[1:]:
+            out = (out[..., :, None] * b[..., None, :]).reshape(out.shape[:-1] + (-1,))
+        return out
+
+    def _map(self, f: Callable) -> "Batch":
+        def apply(x):
+            if x is None:
+                return None
+            return tuple(f(t) for t in x) if isinstance(x, tuple) else f(x)
+
+        return replace(self, **{fl.name: apply(getattr(self, fl.name)) for fl in fields(self)})
 
 
 class BeliefData:
@@ -101,99 +142,92 @@ class BeliefData:
 
     Parameters
     ----------
-    process : Generator or str
-        A generator, or a library spec such as ``"mess3:x=0.05,a=0.85"`` or
-        ``"bloch_walk"`` (see :func:`generators.library.parse_spec`).
+    process : Generator, str or dict
+        A generator, a library spec such as ``"mess3:x=0.05,a=0.85"`` or ``"bloch_walk"``
+        (:func:`generators.library.parse_spec`), or a generator-file table
+        (:func:`generators.io.generator_from_dict`).  A :class:`generators.ProductGenerator`
+        is kept factored (see the module docstring).
     context : int
         Number of model positions ``L`` (>= 1).
     mode : {"stream", "exact"}
         ``"stream"``: fresh sequences sampled each batch; ``"exact"``: all words of the
         word length enumerated with exact probabilities, batches drawn from them.
     representation : {"minimal", "native"}
-        GHMM coordinates of the belief labels (and of the sampler).
+        Belief coordinates of the labels (and of the sampler), per factor for a product.
     bos : bool
         Prepend a beginning-of-sequence token (id ``V``).
     seed : int
         Base seed; batch ``step`` uses ``numpy.random.default_rng([seed, step])``.
     max_words : int
         Cap on the exact-mode table size ``V ** word_length``.
+    next_probs : bool
+        Give batches the exact next-symbol distributions (needed for exact targets; a
+        (B, L, V) float32 table: 389 MB for batch 25,000 over 432 symbols at context 9).
+        The exact table and :meth:`validation_loss` always have them.
 
     Attributes
     ----------
-    generator, ghmm : the process and the GHMM of its belief representation
+    generator : the process;  factors : its factors (``[generator]`` unless a product)
+    representations : one :class:`generators.representations.Representation` per factor
+    ghmm : the GHMM of the belief representation (None for a product: never built)
     alphabet_size : V;  vocab_size : V (+1 with BOS);  bos_token : V or None
-    context : L;  word_length : L + 1 (L with BOS);  belief_dim : n
+    context : L;  word_length : L + 1 (L with BOS);  belief_dims : n_k per factor
+    belief_dim : n (the product of the ``belief_dims`` for a product)
     symbol_vectors : (V, n) ``T[x] @ tau``, so ``Pr(x | eta) = eta @ symbol_vectors.T``
+        (None for a product)
     """
 
     def __init__(self, process: Any, context: int, *, mode: str = "stream", representation: str = "minimal",
-                 bos: bool = False, seed: int = 0, max_words: int = MAX_WORDS):
-        self.generator = resolve_process(process)
-        if isinstance(context, bool) or int(context) != context or context < 1:
-            raise ValueError(f"context must be a positive integer (number of model positions); got {context!r}")
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-        if representation not in REPRESENTATIONS:
-            raise ValueError(f"representation must be one of {REPRESENTATIONS}; got {representation!r}")
-        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-            raise ValueError(f"seed must be a nonnegative integer; got {seed!r}")
-        self.context = int(context)
-        self.mode = mode
-        self.representation = representation
-        self.bos = bool(bos)
-        self.seed = int(seed)
-        self.max_words = int(max_words)
-        if representation == "minimal":
-            from generators import minimize
+                 bos: bool = False, seed: int = 0, max_words: int = MAX_WORDS, next_probs: bool = True):
+        from generators import ProductGenerator
+        from generators.representations import representation as make_representation
 
-            self.ghmm = minimize(self.generator)
-        else:
-            self.ghmm = self.generator.to_ghmm()
+        self.generator = resolve_process(process)
+        self.context = check_int(context, "context (number of model positions)", minimum=1)
+        self.mode = check_choice(mode, "mode", MODES)
+        self.representation = check_choice(representation, "representation", REPRESENTATIONS)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.max_words = check_int(max_words, "max_words", minimum=1)
+        self.bos = bool(bos)
+        self.with_next_probs = bool(next_probs)
+        self.factored = isinstance(self.generator, ProductGenerator)
+        self.factors = list(self.generator.factors) if self.factored else [self.generator]
+        self.representations = tuple(make_representation(f, representation) for f in self.factors)
+        self.factor_sizes = tuple(int(f.alphabet_size) for f in self.factors)
+        self.belief_dims = tuple(int(r.ghmm.dim) for r in self.representations)
+        self._symbol_vectors = [np.asarray(r.ghmm.symbol_vectors, dtype=float) for r in self.representations]
+        self.ghmm = None if self.factored else self.representations[0].ghmm
+        self.symbol_vectors = None if self.factored else self._symbol_vectors[0]
+        self.belief_dim = int(np.prod(self.belief_dims))
         self.alphabet_size = int(self.generator.alphabet_size)
         self.bos_token = self.alphabet_size if self.bos else None
         self.vocab_size = self.alphabet_size + int(self.bos)
         self.word_length = self.context + (0 if self.bos else 1)
-        self.belief_dim = int(self.ghmm.dim)
-        self.symbol_vectors = np.asarray(self.ghmm.symbol_vectors, dtype=float)
         self._optimum = None
         self._table: Batch | None = None
         self._cdf: np.ndarray | None = None
         if mode == "exact":
-            n_words = self.alphabet_size ** self.word_length
-            if n_words > self.max_words:
-                raise ValueError(
-                    f"exact mode enumerates V**word_length = {self.alphabet_size}**{self.word_length} = "
-                    f"{n_words:,} words, more than max_words={self.max_words:,}; use mode='stream', "
-                    "a shorter context, or raise max_words"
-                )
             self._table = self.enumerate()
             self._cdf = np.cumsum(self._table.weights.numpy())
 
     # ------------------------------------------------------------------ batches
     def batch(self, step: int, batch_size: int) -> Batch:
         """Batch number ``step``: a pure function of ``(seed, step, batch_size)``."""
-        if isinstance(step, bool) or int(step) != step or step < 0:
-            raise ValueError(f"step must be a nonnegative integer; got {step!r}")
-        return self.sample(batch_size, np.random.default_rng([self.seed, int(step)]))
+        step = check_int(step, "step", minimum=0)
+        return self.sample(batch_size, np.random.default_rng([self.seed, step]))
 
     def sample(self, batch_size: int, rng: Any = None) -> Batch:
         """A batch of ``batch_size`` i.i.d. words from the stationary process.
 
         ``rng``: a :class:`numpy.random.Generator`, an int seed, or None (fresh entropy).
         """
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        B = int(batch_size)
+        B = check_int(batch_size, "batch_size", minimum=1)
+        rng = np.random.default_rng(check_seed(rng, "rng"))
         if self.mode == "exact":
             u = rng.random(B) * self._cdf[-1]
             idx = np.minimum(np.searchsorted(self._cdf, u, side="right"), self._cdf.size - 1)
-            rows = torch.from_numpy(idx)
-            t = self._table
-            return Batch(t.tokens[rows], t.targets[rows], t.next_probs[rows], t.beliefs[rows],
-                         t.prefix_prob[rows], t.words[rows], None)
-        words, beliefs = self.ghmm.sample(B, self.word_length, seed=rng, return_beliefs=True)
-        return self._assemble(words, beliefs, None)
+            return replace(self._table.rows(torch.from_numpy(idx)), weights=None)
+        return self._sample(B, rng, self.with_next_probs)
 
     def iterate(self, batch_size: int, start: int = 0) -> Iterator[Batch]:
         """Endless batches ``start, start + 1, ...`` (see :meth:`batch`)."""
@@ -211,23 +245,30 @@ class BeliefData:
         L = self.word_length
         n_words = self.alphabet_size ** L
         if n_words > self.max_words:
-            raise ValueError(f"enumerating {self.alphabet_size}**{L} = {n_words:,} words exceeds "
-                             f"max_words={self.max_words:,}")
+            raise ValueError(f"enumerating V**word_length = {self.alphabet_size}**{L} = {n_words:,} words exceeds "
+                             f"max_words={self.max_words:,}; use mode='stream', a shorter context, or raise "
+                             "max_words")
         words = all_words(self.alphabet_size, L)
-        beliefs, logp = self.ghmm.forward(words)
-        p = np.exp(logp[:, -1])
+        fwords = self._split(words)
+        p = np.ones(len(words))
+        fbeliefs = []
+        for r, w in zip(self.representations, fwords):
+            beliefs, logp = r.ghmm.forward(w)
+            fbeliefs.append(beliefs)
+            p = p * np.exp(logp[:, -1])
         keep = p > 0
-        words, beliefs, p = words[keep], beliefs[keep], p[keep]
-        return self._assemble(words, beliefs, p / p.sum())
+        return self._assemble([w[keep] for w in fwords], [b[keep] for b in fbeliefs], p[keep] / p[keep].sum(),
+                              next_probs=True)
 
     # ------------------------------------------------------------------ losses
     @property
     def optimum(self) -> np.ndarray:
-        """Bayes-optimal cross-entropy per position, nats, shape (L,) (``bayes.myopic_entropy``)."""
+        """Bayes-optimal cross-entropy per position, nats, shape (L,) (``bayes.myopic_entropy``;
+        for a product the sum of the factors', which is exact for independent processes)."""
         if self._optimum is None:
             from bayes import myopic_entropy
 
-            h = np.asarray(myopic_entropy(self.generator, self.word_length, base=math.e), dtype=float)
+            h = np.asarray(myopic_entropy(self.generator, self.word_length, base=NATS), dtype=float)
             self._optimum = h if self.bos else h[1:]
         return self._optimum
 
@@ -236,96 +277,140 @@ class BeliefData:
         """Mean over positions of :attr:`optimum` (the optimum of the mean loss), nats."""
         return float(np.mean(self.optimum))
 
-    def validation_loss(self, model: torch.nn.Module, *, chunk: int = 8192) -> tuple[float, np.ndarray]:
-        """Exact probability-weighted cross-entropy of ``model`` over all words, nats.
+    def validation_loss(self, model: torch.nn.Module, *, chunk: int = 8192, n_words: int | None = None,
+                        seed: int = 999) -> tuple[float, np.ndarray]:
+        """Cross-entropy of ``model`` against the exact next-symbol distributions, nats.
 
-        Returns ``(mean over positions, per position (L,))``.  Needs the exact table (mode
-        ``"exact"``) or an enumeration small enough for ``max_words``.
+        ``n_words=None``: probability-weighted over all words (the exact table; mode
+        ``"exact"`` or an enumeration small enough for ``max_words``).  ``n_words=N``: an
+        unbiased estimate from ``N`` fresh words drawn with ``default_rng(seed)`` (any
+        size of process).  Returns ``(mean over positions, per position (L,))``.
         """
-        if self._table is None:
-            self._table = self.enumerate()  # cached; stream-mode sampling does not use it
-        table = self._table
-        device = next(model.parameters()).device
-        w = table.weights.to(torch.float64)
-        per_pos = torch.zeros(self.context, dtype=torch.float64)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                for s in range(0, len(table), chunk):
-                    part = table.slice(s, s + chunk)
-                    logits = model(part.tokens.to(device)).float()
-                    ce = -(part.next_probs.to(device) * torch.log_softmax(logits, -1)).sum(-1)  # (b, L)
-                    per_pos += (ce.double().cpu() * w[s:s + chunk, None]).sum(0)
-        finally:
-            model.train(was_training)
-        per_pos = per_pos.numpy()
+        if n_words is None:
+            if self._table is None:
+                self._table = self.enumerate()  # cached; stream-mode sampling does not use it
+            table = self._table
+        else:
+            N = check_int(n_words, "n_words", minimum=1)
+            table = self._sample(N, np.random.default_rng(check_int(seed, "seed", minimum=0)), True)
+            table = replace(table, weights=torch.full((N,), 1.0 / N, dtype=torch.float64))
+        per_pos = _weighted_cross_entropy(model, table, self.context, chunk)
         return float(per_pos.mean()), per_pos
 
     # ------------------------------------------------------------------ misc
     def describe(self) -> dict:
         """JSON-able summary of the data settings."""
-        return {"process": self.generator.name, "context": self.context, "mode": self.mode,
-                "representation": self.representation, "bos": self.bos, "seed": self.seed,
-                "alphabet_size": self.alphabet_size, "vocab_size": self.vocab_size,
-                "word_length": self.word_length, "belief_dim": self.belief_dim}
+        d = {"process": self.generator.name, "context": self.context, "mode": self.mode,
+             "representation": self.representation, "bos": self.bos, "seed": self.seed,
+             "alphabet_size": self.alphabet_size, "vocab_size": self.vocab_size,
+             "word_length": self.word_length, "belief_dim": self.belief_dim}
+        if self.factored:
+            d["factors"] = [f.name for f in self.factors]
+            d["belief_dims"] = list(self.belief_dims)
+        return d
 
     def __repr__(self) -> str:
         d = self.describe()
         return "BeliefData(" + ", ".join(f"{k}={v!r}" for k, v in d.items()) + ")"
 
     # ------------------------------------------------------------------ internals
-    def _assemble(self, words: np.ndarray, beliefs: np.ndarray, weights: np.ndarray | None) -> Batch:
-        """Align words (B, W) and forward beliefs (B, W+1, n) with the L model positions."""
+    def _split(self, words: np.ndarray) -> list[np.ndarray]:
+        """Per-factor words of joint words (the words themselves for a single process)."""
+        if not self.factored:
+            return [words]
+        from generators import factor_symbols
+
+        parts = factor_symbols(words, self.factor_sizes)
+        return [np.ascontiguousarray(parts[..., k]) for k in range(len(self.factors))]
+
+    def _sample(self, B: int, rng: np.random.Generator, next_probs: bool) -> Batch:
+        """Stream sampling: each factor's word with its forward beliefs (one spawned stream
+        per factor of a product; a single process draws from ``rng`` itself)."""
+        W = self.word_length
+        streams = rng.spawn(len(self.factors)) if self.factored else [rng]
+        fwords, fbeliefs = [], []
+        for r, s in zip(self.representations, streams):
+            w, b = r.ghmm.sample(B, W, seed=s, return_beliefs=True)
+            fwords.append(np.asarray(w, dtype=np.int64))
+            fbeliefs.append(b)
+        return self._assemble(fwords, fbeliefs, None, next_probs=next_probs)
+
+    def _assemble(self, fwords: list, fbeliefs: list, weights: np.ndarray | None, *, next_probs: bool) -> Batch:
+        """Align per-factor words (B, W) and forward beliefs (B, W+1, n_k) with the L model
+        positions; joint words, next-symbol distributions and prefix probabilities."""
+        from generators import joint_symbol
+
         L = self.context
-        nxt = beliefs @ self.symbol_vectors.T  # (B, W+1, V): Pr(x | prefix of length t)
-        nxt = np.clip(nxt, 0.0, None)
-        nxt /= np.where(nxt.sum(-1, keepdims=True) > 0, nxt.sum(-1, keepdims=True), 1.0)
-        # probability of each prefix: product of the chosen symbols' conditional probabilities
+        words = joint_symbol(np.stack(fwords, axis=-1), self.factor_sizes) if self.factored else fwords[0]
         B, W = words.shape
-        chosen = np.take_along_axis(nxt[:, :W], words[:, :, None], axis=2)[..., 0]  # (B, W)
-        prefix = np.concatenate([np.ones((B, 1)), np.cumprod(chosen, axis=1)], axis=1)  # (B, W+1)
+        sl = slice(0, L) if self.bos else slice(1, L + 1)
+        prefix = np.ones((B, W + 1))
+        nxt = None
+        for w, b, sv in zip(fwords, fbeliefs, self._symbol_vectors):
+            p = np.clip(b @ sv.T, 0.0, None)  # (B, W+1, V_k): Pr(x | prefix of length t)
+            p /= np.where(p.sum(-1, keepdims=True) > 0, p.sum(-1, keepdims=True), 1.0)
+            chosen = np.take_along_axis(p[:, :W], w[:, :, None], axis=2)[..., 0]  # (B, W)
+            prefix[:, 1:] *= np.cumprod(chosen, axis=1)
+            if next_probs:
+                p = p[:, sl]
+                nxt = p if nxt is None else (nxt[..., :, None] * p[..., None, :]).reshape(p.shape[:2] + (-1,))
         if self.bos:
             tokens = np.concatenate([np.full((B, 1), self.bos_token, dtype=np.int64), words[:, :L - 1]], axis=1)
-            sl = slice(0, L)
             targets = words
         else:
-            tokens = words[:, :L]
-            sl = slice(1, L + 1)
-            targets = words[:, 1:]
-        return Batch(
-            tokens=torch.from_numpy(np.ascontiguousarray(tokens)),
-            targets=torch.from_numpy(np.ascontiguousarray(targets)),
-            next_probs=torch.from_numpy(np.ascontiguousarray(nxt[:, sl], dtype=np.float32)),
-            beliefs=torch.from_numpy(np.ascontiguousarray(beliefs[:, sl])),
-            prefix_prob=torch.from_numpy(np.ascontiguousarray(prefix[:, sl])),
-            words=torch.from_numpy(np.ascontiguousarray(words)),
-            weights=None if weights is None else torch.from_numpy(np.asarray(weights, dtype=np.float64)),
-        )
+            tokens, targets = words[:, :L], words[:, 1:]
+        t = lambda a, dtype=None: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))  # noqa: E731
+        factor_beliefs = tuple(t(b[:, sl]) for b in fbeliefs)
+        return Batch(tokens=t(tokens), targets=t(targets),
+                     next_probs=None if nxt is None else t(nxt, np.float32),
+                     beliefs=None if self.factored else factor_beliefs[0], prefix_prob=t(prefix[:, sl]),
+                     words=t(words), weights=None if weights is None else t(weights, np.float64),
+                     factor_beliefs=factor_beliefs)
+
+
+def _weighted_cross_entropy(model: torch.nn.Module, table: Batch, L: int, chunk: int) -> np.ndarray:
+    """``sum_rows weight * (-sum_x next_probs log softmax(model))`` per position (L,), in
+    chunks of rows, the model in eval mode and without gradients."""
+    device = next(model.parameters()).device
+    w = table.weights.to(torch.float64)
+    per_pos = torch.zeros(L, dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for s in range(0, len(table), chunk):
+                part = table.slice(s, s + chunk)
+                logits = model(part.tokens.to(device)).float()
+                V = part.next_probs.shape[-1]
+                ce = -(part.next_probs.to(device) * torch.log_softmax(logits, -1)[..., :V]).sum(-1)  # (b, L)
+                per_pos += (ce.double().cpu() * w[s:s + chunk, None]).sum(0)
+    finally:
+        model.train(was_training)
+    return per_pos.numpy()
+
+
+def _legacy_ghmm_table(d: dict) -> dict:
+    """A GHMM dict of the old checkpoint form ``{"operators", "tau", "initial", "name"}`` as a
+    generator-file table (``kind = "ghmm"``)."""
+    return {"kind": "ghmm", "name": d.get("name") or "", "T": d["operators"], "tau": d["tau"],
+            "initial": d["initial"]}
 
 
 def resolve_process(process: Any):
-    """A generator from a :class:`generators.Generator`, a library spec string, or a dict
-    ``{"operators", "tau", "initial"[, "name"]}`` (the JSON form stored in checkpoints)."""
-    from generators import GHMM, Generator
-    from generators.io import resolve
+    """A generator from a :class:`generators.Generator`, a library spec string, a generator
+    file path (:func:`generators.io.resolve`), or a generator-file table (a dict with a
+    ``kind``, :func:`generators.io.generator_from_dict`; the GHMM dicts
+    ``{"operators", "tau", "initial"}`` of older checkpoints are read too)."""
+    from generators import Generator
+    from generators.io import generator_from_dict, resolve
 
     if isinstance(process, (Generator, str)):
         return resolve(process)  # library spec, product spec, or generator file path
+    if isinstance(process, dict) and "kind" in process:
+        return generator_from_dict(process)
     if isinstance(process, dict) and "operators" in process:
-        return GHMM(np.asarray(process["operators"], dtype=float), np.asarray(process["tau"], dtype=float),
-                    np.asarray(process["initial"], dtype=float), check_words_upto=0, name=process.get("name"))
+        return generator_from_dict(_legacy_ghmm_table(process))
     raise ValueError(
         f"process must be a generators.Generator, a library spec string such as 'mess3:x=0.05,a=0.85', "
-        f"or a GHMM dict with operators/tau/initial; got {type(process).__name__}"
+        f"or a generator-file table (a dict with a `kind`); got {type(process).__name__}"
     )
-
-
-# ---------------------------------------------------------------------- helpers
-def _to(x, device):
-    return None if x is None else x.to(device, non_blocking=True)
-
-
-def _rows(x, start, stop):
-    return None if x is None else x[start:stop]
-

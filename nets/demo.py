@@ -25,13 +25,13 @@ from generators.fileio import write_json, write_text
 __all__ = ["run_demo", "bloch_walk_from_kraus", "DEMO_TRAIN", "QUICK_TRAIN"]
 
 #: training options of the full demo (TrainConfig fields); the process is added at run time
-DEMO_TRAIN = dict(model="transformer", context=8, n_layers=4, d_model=64, n_heads=4, d_head=16, d_mlp=256,
-                  data_mode="exact", targets="exact", optimizer="adam", lr=2e-3, warmup_steps=200,
+DEMO_TRAIN = dict(model=dict(kind="transformer", n_layers=4, d_model=64, n_heads=4, d_head=16, d_mlp=256),
+                  context=8, data_mode="exact", targets="exact", optimizer="adam", lr=2e-3, warmup_steps=200,
                   scheduler="cosine", batch_size=256, steps=3000, max_time_s=360.0, eval_every=250, log_every=10,
                   checkpoint_every=500, num_threads=1, seed=0)
 #: the quick demo (tests): same recipe, a smaller model and a few hundred steps
-QUICK_TRAIN = dict(DEMO_TRAIN, n_layers=1, d_model=32, n_heads=2, d_head=16, d_mlp=64, steps=300,
-                   warmup_steps=30, max_time_s=15.0, eval_every=100, checkpoint_every=100)
+QUICK_TRAIN = dict(DEMO_TRAIN, model=dict(DEMO_TRAIN["model"], n_layers=1, d_model=32, n_heads=2, d_head=16, d_mlp=64),
+                   steps=300, warmup_steps=30, max_time_s=15.0, eval_every=100, checkpoint_every=100)
 
 
 def bloch_walk_from_kraus(alpha: float = 1.0, beta: float = 51 ** 0.5):
@@ -59,31 +59,43 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
 
     Returns the numbers of the report as a dict.
     """
-    from bayes import entropy_rate, mixed_state_presentation, myopic_entropy, plot_beliefs
-    from generators import equivalent, hankel_rank, library, markov_approximation
-
-    from .probe_data import probe_model
-    from .probe_plots import plot_belief_geometry, plot_fit_by_layer
-    from .report import markdown_table, plot_loss_curve
-    from .train import train
+    from .report import markdown_table
 
     t_start = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    results: dict = {"quick": quick}
-
-    # ---------------------------------------------------------------- 1. the generator
-    say("== 1. the quantum generator: Bloch walk from its Kraus operators")
     q = bloch_walk_from_kraus()
+    opts = dict(QUICK_TRAIN if quick else DEMO_TRAIN)
+    if seconds is not None:
+        opts["max_time_s"] = float(seconds)
+    results: dict = {"quick": quick, "generator": _generator_section(q, quick, say),
+                     "manifold": _manifold_section(q, quick, out, say)}
+    results["training"], res = _training_section(q, opts, out, quiet, say)
+    results["probe"] = _probe_section(res.model, q, opts, quick, out, say)
+    results["seconds_total"] = time.time() - t_start
+    write_json(out / "results.json", results, default=str)
+    write_text(out / "report.md", _report(results, opts, markdown_table))
+    say(f"== done in {results['seconds_total']:.0f} s: {out / 'report.md'}")
+    return results
+
+
+def _generator_section(q, quick: bool, say) -> dict:
+    """1. The instrument check, the dimensions, and what Markov-k predictors lose."""
+    from bayes import entropy_rate, myopic_entropy
+    from generators import equivalent, hankel_rank, library, markov_approximation
+
+    from .units import NATS
+
+    say("== 1. the quantum generator: Bloch walk from its Kraus operators")
     completeness = float(np.abs(sum(K.conj().T @ K for Ks in q.kraus for K in Ks) - np.eye(2)).max())
     dims = {"native (qubit)": q.dim, "GHMM (Gell-Mann)": q.to_ghmm().dim, "minimal (Hankel rank)": hankel_rank(q)}
     same = equivalent(q, library.bloch_walk())
     say(f"   valid instrument: |sum K^dagger K - I| = {completeness:.1e}; same process as library.bloch_walk(): {same}")
     say("   dimensions: " + ", ".join(f"{k} {v}" for k, v in dims.items()))
     kmax = 3 if quick else 5
-    h = myopic_entropy(q, kmax + 2, base=np.e)
-    hr_est = entropy_rate(q, base=np.e)
+    h = myopic_entropy(q, kmax + 2, base=NATS)
+    hr_est = entropy_rate(q, base=NATS)
     hr, hr_se = float(hr_est), float(getattr(hr_est, "stderr", 0.0))
     markov_rows = []
     for k in range(kmax + 1):
@@ -95,11 +107,15 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     for r in markov_rows:
         say(f"     k={r['order']} ({r['states']:>5} states): {r['loss_nats']:.6f} nats, gap {r['gap_nats']:.2e}, "
             f"same process: {r['same_process']}")
-    results["generator"] = {"name": q.name, "completeness_error": completeness, "dims": dims,
-                            "equivalent_to_library": same, "entropy_rate_nats": hr, "entropy_rate_stderr": hr_se,
-                            "markov": markov_rows}
+    return {"name": q.name, "completeness_error": completeness, "dims": dims, "equivalent_to_library": same,
+            "entropy_rate_nats": hr, "entropy_rate_stderr": hr_se, "markov": markov_rows}
 
-    # ---------------------------------------------------------------- 2. belief manifolds
+
+def _manifold_section(q, quick: bool, out: Path, say) -> dict:
+    """2. The belief manifolds of the Bloch walk and (for contrast) Mess3, drawn."""
+    from bayes import mixed_state_presentation, plot_beliefs
+    from generators import library
+
     say("== 2. belief manifolds")
     depth = 6 if quick else 8
     man = mixed_state_presentation(q, depth, progress=False)
@@ -108,29 +124,34 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     plot_beliefs(mess, out / "mess3_beliefs.png", title=f"Mess3(0.05, 0.85): {len(mess):,} beliefs (contrast)")
     say(f"   Bloch walk: {len(man):,} distinct beliefs to depth {depth} (closed: {man.closed}); "
         f"Mess3: {len(mess):,}")
-    results["manifold"] = {"bloch_walk_beliefs": len(man), "depth": depth, "closed": bool(man.closed),
-                           "mess3_beliefs": len(mess)}
+    return {"bloch_walk_beliefs": len(man), "depth": depth, "closed": bool(man.closed), "mess3_beliefs": len(mess)}
 
-    # ---------------------------------------------------------------- 3. training
+
+def _training_section(q, opts: dict, out: Path, quiet: bool, say):
+    """3. The transformer trained with exact targets: ``(numbers, TrainResult)``."""
+    from .report import plot_loss_curve
+    from .train import train
+
     say("== 3. training a transformer with exact next-symbol targets")
-    opts = dict(QUICK_TRAIN if quick else DEMO_TRAIN)
-    if seconds is not None:
-        opts["max_time_s"] = float(seconds)
-    run_dir = out / "run"
-    res = train(dict(opts, process=q, out_dir=str(run_dir), quiet=quiet))
+    res = train(dict(opts, process=q, out_dir=str(out / "run"), quiet=quiet))
     tr = {"steps": res.steps_done, "tokens": int(res.history[-1]["tokens"]) if res.history else 0,
           "seconds": float(res.timing.get("total_s", res.history[-1]["time_s"] if res.history else 0.0)),
           "final_relative": res.final_relative, "val_loss_nats": res.val_loss, "val_relative": res.val_relative,
           "optimum_nats": float(np.mean(res.optimum))}
     say(f"   {tr['steps']} steps in {tr['seconds']:.0f} s; exact validation loss {res.val_loss:.5f} nats = "
         f"{res.val_relative:.5f} x optimum")
-    results["training"] = tr
     plot_loss_curve({"exact targets": res.history}, out / "loss_curve.png",
                     title="Bloch walk: transformer loss / Bayes-optimal loss")
+    return tr, res
 
-    # ---------------------------------------------------------------- 4. probing
+
+def _probe_section(model, q, opts: dict, quick: bool, out: Path, say) -> dict:
+    """4. Every layer and their concatenation probed for the minimal belief coordinates."""
+    from .probe_data import probe_model
+    from .probe_plots import plot_belief_geometry, plot_fit_by_layer
+
     say("== 4. probing every layer and their concatenation for the minimal belief coordinates")
-    pr = probe_model(res.model, q, representation="minimal", dataset_kwargs={"context": opts["context"]},
+    pr = probe_model(model, q, representation="minimal", dataset_kwargs={"context": opts["context"]},
                      folds=5 if quick else 10)
     pr.to_json(out / "probe.json")
     plot_belief_geometry(pr, out / "belief_geometry.png",
@@ -138,30 +159,25 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
     plot_fit_by_layer(pr, out / "fit_by_layer.png", title="Bloch walk: fit of the belief coordinates by layer")
     say(pr.summary())
     head = pr.points[pr.headline]
-    results["probe"] = {"verdict": pr.verdict, "headline": pr.headline, "r2": head.r2, "rmse": head.rmse,
-                        "points": {n: {"r2": p.r2, "rmse": p.rmse, "shuffled_rmse": p.shuffled.get("rmse"),
-                                       "untrained_rmse": (p.untrained or {}).get("rmse")}
-                                   for n, p in pr.points.items()},
-                        "markov": pr.baselines.get("markov"), "geometry": pr.geometry}
-    results["seconds_total"] = time.time() - t_start
-
-    # ---------------------------------------------------------------- 5. report
-    write_json(out / "results.json", results, default=str)
-    write_text(out / "report.md", _report(results, opts, markdown_table))
-    say(f"== done in {results['seconds_total']:.0f} s: {out / 'report.md'}")
-    return results
+    return {"verdict": pr.verdict, "headline": pr.headline, "r2": head.r2, "rmse": head.rmse,
+            "points": {n: {"r2": p.r2, "rmse": p.rmse, "shuffled_rmse": p.shuffled.get("rmse"),
+                           "untrained_rmse": (p.untrained or {}).get("rmse")} for n, p in pr.points.items()},
+            "markov": pr.baselines.get("markov"), "geometry": pr.geometry}
 
 
 # ---------------------------------------------------------------------- helpers
 def _train_command(opts: dict, out: str) -> str:
+    """The ``qbelief train`` command line of ``opts`` (flags for the values off their defaults)."""
     from dataclasses import fields
 
+    from .models import ModelConfig
     from .train import TrainConfig
 
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    parts = ["qbelief", "train", "bloch_walk", "--model", str(opts["model"])]
-    for k, v in opts.items():
-        if k in ("model", "process") or defaults.get(k) == v or v is None:
+    defaults = {f.name: f.default for f in (*fields(TrainConfig), *fields(ModelConfig))}
+    flat = {**{k: v for k, v in opts.items() if k != "model"}, **opts["model"]}
+    parts = ["qbelief", "train", "bloch_walk", "--model", str(flat["kind"])]
+    for k, v in flat.items():
+        if k in ("kind", "process") or defaults.get(k) == v or v is None:
             continue
         parts += [f"--{k.replace('_', '-')}", str(v)]
     return " ".join(shlex.quote(p) for p in parts + ["--out", out])
@@ -169,7 +185,7 @@ def _train_command(opts: dict, out: str) -> str:
 
 def _report(r: dict, opts: dict, table) -> str:
     g, m, t, p = r["generator"], r["manifold"], r["training"], r["probe"]
-    mk = p.get("markov") or {}
+    arch = opts["model"]
     lines = [
         "# qbelief demo: does a transformer represent the belief geometry of a quantum process?",
         "",
@@ -205,8 +221,8 @@ def _report(r: dict, opts: dict, table) -> str:
         "",
         "## 3. Training",
         "",
-        f"Transformer: {opts['n_layers']} layers, {opts['n_heads']} heads × {opts['d_head']}, d_model "
-        f"{opts['d_model']}, d_mlp {opts['d_mlp']}, context {opts['context']}; Adam lr {opts['lr']} "
+        f"Transformer: {arch['n_layers']} layers, {arch['n_heads']} heads × {arch['d_head']}, d_model "
+        f"{arch['d_model']}, d_mlp {arch['d_mlp']}, context {opts['context']}; Adam lr {opts['lr']} "
         f"({opts['warmup_steps']} warm-up steps, cosine decay over {opts['steps']:,} steps), batch "
         f"{opts['batch_size']}, exact data mode with exact next-symbol targets. {t['steps']:,} steps, "
         f"{t['tokens']:,} tokens, {t['seconds']:.0f} s on the CPU. Exact validation loss "
@@ -214,6 +230,15 @@ def _report(r: dict, opts: dict, table) -> str:
         "",
         "![loss curve](loss_curve.png)",
         "",
+    ]
+    return "\n".join(lines + _report_probe(r, opts, table))
+
+
+def _report_probe(r: dict, opts: dict, table) -> list[str]:
+    """Sections 4 (probes) and the commands to reproduce, as report lines."""
+    m, p = r["manifold"], r["probe"]
+    mk = p.get("markov") or {}
+    return [
         "## 4. Probes",
         "",
         "Probability-weighted affine least squares from activations to the minimal belief coordinates, "
@@ -247,4 +272,3 @@ def _report(r: dict, opts: dict, table) -> str:
         f"Total time {r['seconds_total']:.0f} s.",
         "",
     ]
-    return "\n".join(lines)

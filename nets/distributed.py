@@ -16,7 +16,6 @@ or from Python with :func:`launch`.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,7 +27,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "setup", "shard_bounds", "average_gradients", "all_reduce_mean", "broadcast_parameters",
+from generators.fileio import write_json
+from generators.validation import check_int
+
+__all__ = ["DistInfo", "check_device", "resolve_device", "setup", "shard_bounds", "average_gradients", "all_reduce_mean", "broadcast_parameters",
            "barrier", "teardown", "launch"]
 
 
@@ -52,26 +54,47 @@ class DistInfo:
         return self.world_size > 1
 
 
+def check_device(spec: "str | torch.device") -> str:
+    """``spec`` as a device name if it is ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+    (a :class:`torch.device` is named as such); ``ValueError`` otherwise.  Checks the name
+    only, not whether the device exists (see :func:`resolve_device`)."""
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    if not isinstance(spec, str) or not (spec in ("auto", "cpu", "cuda") or
+                                         (spec.startswith("cuda:") and spec[5:].isdigit())):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {spec!r}")
+    return spec
+
+
+def resolve_device(spec: "str | torch.device" = "auto", *, local_rank: int | None = None) -> torch.device:
+    """The torch device named by ``spec``: the one place qbelief turns a device name into a device.
+
+    ``"auto"`` is CUDA when available, else the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"``
+    or a :class:`torch.device` as given.  ``"cuda"`` becomes ``cuda:local_rank`` when a
+    data-parallel rank's ``local_rank`` is given.  Raises ``ValueError`` for any other
+    name, or for CUDA when it is not available.
+    """
+    spec = check_device(spec)
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {spec!r} requested but CUDA is not available; use device='cpu'")
+    if spec == "cuda" and local_rank is not None:
+        spec = f"cuda:{int(local_rank)}"
+    return torch.device(spec)
+
+
 def setup(device: str = "auto") -> DistInfo:
     """Join the process group described by torchrun's environment, if any.
 
-    ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
-    ``"cuda:N"``.  Under torchrun with CUDA each rank takes ``cuda:LOCAL_RANK``.  The
-    backend is nccl for CUDA and gloo for CPU.  Without torchrun (``WORLD_SIZE`` unset or
-    1) nothing is initialized.
+    ``device``: see :func:`resolve_device`.  Under torchrun with CUDA each rank takes
+    ``cuda:LOCAL_RANK``.  The backend is nccl for CUDA and gloo for CPU.  Without torchrun
+    (``WORLD_SIZE`` unset or 1) nothing is initialized.
     """
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
-    if device == "cuda":
-        device = f"cuda:{local}" if world > 1 else "cuda"
-    dev = torch.device(device)
+    dev = resolve_device(device, local_rank=local if world > 1 else None)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     owns = False
@@ -152,20 +175,15 @@ def launch(config: Any, nprocs: int = 2, *, resume: bool = False, timeout: float
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     if cfg.out_dir is None:
         raise ValueError("launch needs config.out_dir (the ranks write metrics and checkpoints there)")
-    if isinstance(nprocs, bool) or int(nprocs) != nprocs or nprocs < 1:
-        raise ValueError(f"nprocs must be a positive integer; got {nprocs!r}")
+    nprocs = check_int(nprocs, "nprocs", minimum=1)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(suffix=".json", prefix="train_config_", dir=cfg.out_dir)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(cfg.to_dict(), fh)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(nprocs)}",
-           "-m", "nets.train", path] + (["--resume"] if resume else [])
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("OMP_NUM_THREADS", "1")
-    try:
+    with tempfile.TemporaryDirectory(prefix=".train_config_", dir=cfg.out_dir) as tmp:
+        path = write_json(Path(tmp) / "config.json", cfg.to_dict())
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nprocs}",
+               "-m", "nets.train", str(path)] + (["--resume"] if resume else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
-    finally:
-        os.unlink(path)
     if proc.returncode != 0:
         raise RuntimeError(f"torchrun failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

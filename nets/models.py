@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generators.validation import check_choice, check_int
+
 __all__ = ["ModelConfig", "ActivationModel", "Transformer", "RNNModel", "build_model", "MODEL_KINDS"]
 
 MODEL_KINDS = ("transformer", "rnn", "gru", "lstm")
@@ -68,23 +70,19 @@ class ModelConfig:
     nonlinearity: str = "tanh"
 
     def __post_init__(self):
-        if self.kind not in MODEL_KINDS:
-            raise ValueError(f"model kind must be one of {MODEL_KINDS}; got {self.kind!r}")
+        check_choice(self.kind, "model kind", MODEL_KINDS)
         for name in ("vocab_size", "n_ctx", "n_layers", "d_model", "n_heads", "d_mlp", "hidden"):
-            _check_pos_int(name, getattr(self, name))
+            check_int(getattr(self, name), name, minimum=1)
         if self.d_head is None:
             if self.kind == "transformer" and self.d_model % self.n_heads:
                 raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}; give d_head")
             self.d_head = max(1, self.d_model // self.n_heads)
-        _check_pos_int("d_head", self.d_head)
+        check_int(self.d_head, "d_head", minimum=1)
         if self.d_embed is not None:
-            _check_pos_int("d_embed", self.d_embed)
-        if self.act not in _ACTS:
-            raise ValueError(f"act must be one of {tuple(_ACTS)}; got {self.act!r}")
-        if self.rnn_input not in ("onehot", "embed"):
-            raise ValueError(f"rnn_input must be 'onehot' or 'embed'; got {self.rnn_input!r}")
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {self.nonlinearity!r}")
+            check_int(self.d_embed, "d_embed", minimum=1)
+        check_choice(self.act, "act", tuple(_ACTS))
+        check_choice(self.rnn_input, "rnn_input", ("onehot", "embed"))
+        check_choice(self.nonlinearity, "nonlinearity", ("tanh", "relu"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -415,7 +413,3 @@ def build_model(config: Any = None, **overrides) -> ActivationModel:
         raise ValueError(f"build_model needs a ModelConfig, a dict or a TrainConfig; got {type(config).__name__}")
     return Transformer(cfg) if cfg.kind == "transformer" else RNNModel(cfg)
 
-
-def _check_pos_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {v!r}")

@@ -4,6 +4,10 @@
   the per-position Bayes-optimal cross-entropy (1.0 is optimal), from ``metrics.jsonl``
   records.
 - :func:`markdown_table` formats rows as a GitHub Markdown table.
+- :func:`save_figure` writes a :class:`matplotlib.figure.Figure` atomically.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot:
+no global state, no backend switch, nothing left open (matplotlib is imported lazily).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 
 from generators.fileio import atomic_path
 
-__all__ = ["plot_loss_curve", "markdown_table", "smooth"]
+__all__ = ["plot_loss_curve", "markdown_table", "smooth", "save_figure"]
 
 
 def smooth(y: Sequence[float], window: int) -> np.ndarray:
@@ -39,12 +43,11 @@ def plot_loss_curve(histories: dict[str, list[dict]], path: str | os.PathLike, *
     the optimum (1.0).  Returns the path.
     """
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(7, 4.2), dpi=120)
+    ax = fig.subplots()
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (label, hist) in enumerate(histories.items()):
         recs = [r for r in hist if r.get("relative") is not None]
         if not recs:
@@ -67,10 +70,15 @@ def plot_loss_curve(histories: dict[str, list[dict]], path: str | os.PathLike, *
     ax.legend(fontsize=8)
     ax.set_title(title or "training loss relative to the Bayes-optimal loss")
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> str:
+    """Write ``fig`` (a :class:`matplotlib.figure.Figure`) as PNG to ``path`` atomically
+    (:func:`generators.fileio.atomic_path`); returns the path as a string."""
     out = str(path)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+        fig.savefig(tmp, format="png", **savefig_kwargs)
     return out
 
 

@@ -36,14 +36,14 @@ def hardware() -> dict:
                     break
     except OSError:
         pass
-    try:
-        import torch
+    import torch
 
-        info["torch"] = torch.__version__
-        info["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-        info["torch_threads"] = torch.get_num_threads()
-    except ImportError:  # pragma: no cover
-        pass
+    from nets.distributed import resolve_device
+
+    dev = resolve_device("auto")
+    info["torch"] = torch.__version__
+    info["device"] = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    info["torch_threads"] = torch.get_num_threads()
     return info
 
 

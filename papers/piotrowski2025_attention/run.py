@@ -1,4 +1,4 @@
-"""Piotrowski, Riechers, Filan, Shai (ICML 2025): attention decay lambda^(d-s), the even/odd
+"""Piotrowski, Riechers, Filan, Shai (ICML 2025, arXiv 2502.01954): attention decay lambda^(d-s), the even/odd
 head split for negative lambda, the post-attention gasket and the post-MLP fractal.
 
 One-layer transformers trained on Mess3(x, a), (x, a) in {0.15, 0.5} x {0.2, 0.6}, context
@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from generators.fileio import atomic_path
 
 from papers.common import Timer, hardware, paper_main, write_results
 
@@ -141,12 +139,10 @@ def _probe_onto(ds, targets: np.ndarray, folds: int):
 def plot_gasket_vs_fractal(ds, rows: np.ndarray, path: Path, *, max_points: int = 12000, title: str = "") -> None:
     """True beliefs in the simplex, and the top-3 weighted principal components of the
     post-attention and post-MLP residual streams, every point coloured by its true belief."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from bayes.geometry import barycentric_coordinates
+    from nets.report import save_figure
 
     idx = np.flatnonzero(rows)
     w = ds.weights[idx]
@@ -155,7 +151,7 @@ def plot_gasket_vs_fractal(ds, rows: np.ndarray, path: Path, *, max_points: int 
         idx, w = idx[pick], w[pick]
     B = ds.beliefs["native"][idx]
     col = np.clip(B, 0, 1)
-    fig = plt.figure(figsize=(15, 4.8), dpi=100)
+    fig = Figure(figsize=(15, 4.8), dpi=100)
     ax = fig.add_subplot(1, 3, 1)
     xy = barycentric_coordinates(B)
     ax.scatter(xy[:, 0], xy[:, 1], c=col, s=1.5, lw=0)
@@ -179,9 +175,7 @@ def plot_gasket_vs_fractal(ds, rows: np.ndarray, path: Path, *, max_points: int 
         ax.set_zticklabels([])
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------- report

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.fileio import atomic_path
-
 from papers.common import Timer, hardware, paper_main, write_results
 
 NAME = "preregistered_heads"
@@ -117,7 +115,7 @@ def run(mode: str, out: Path, *, quiet: bool = False) -> dict:
     from nets.probe_plots import plot_attention_decay
     from nets.report import plot_loss_curve
 
-    from papers.shai2026_factored.factored import FactoredData, eval_relative, train_factored
+    from nets.train import train
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,21 +128,21 @@ def run(mode: str, out: Path, *, quiet: bool = False) -> dict:
     histories = {}
     for l1, l2 in PAIRS:
         g = build_pair(l1, l2, **PROCESS)
-        data = FactoredData(g, ctx, seed=0)
         tag = f"pair_{l1:+.1f}_{l2:+.1f}".replace("+", "p").replace("-", "m").replace(".", "")
         say(f"== {g.name}")
         entry = {"lambdas": [l1, l2], "process": g.name, "runs": []}
         for H in HEAD_SWEEP[mode]:
             mc = dict(MODELS[mode], n_heads=H, d_head=MODELS[mode]["d_model"] // H)
-            with timer(f"train {tag} H={H}"):
-                res = train_factored(data, mc, optimizer="adam", targets="exact", seed=0, quiet=quiet,
-                                     num_threads=1 if mode != "full" else None, **tr)
+            with timer(f"train {tag} H={H}"):  # the product is sampled factor by factor (nets.data)
+                res = train(dict(tr, process=g, context=ctx, model=mc, optimizer="adam", targets="exact", seed=0,
+                                 quiet=quiet, log_every=10, num_threads=1 if mode != "full" else None))
             with timer(f"analysis {tag} H={H}"):
-                ev = eval_relative(res.model, data, an["n_eval"])
+                loss, _ = res.data.validation_loss(res.model, n_words=an["n_eval"], seed=999)
+                ev = {"relative": loss / res.data.optimum_mean}
                 rep = attention_analysis(res.model, g, n_samples=an["n_samples"], seed=1)
             heads = rep.to_dict()["heads"]
             run_rec = {"n_heads": H, "steps": res.steps_done, "seconds": res.timing["total_s"],
-                       "eval_relative": ev["relative"], "heads": heads, "eigenvalues":
+                       "eval_relative": ev["relative"], "optimum_mean_nats": res.data.optimum_mean, "heads": heads, "eigenvalues":
                            [[float(np.real(e)), float(np.imag(e))] for e in rep.eigenvalues],
                        "profile": rep.to_dict()["profiles"]}
             entry["runs"].append(run_rec)
@@ -170,12 +168,12 @@ def run(mode: str, out: Path, *, quiet: bool = False) -> dict:
 
 
 def _plot_summary(r: dict, path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from nets.report import save_figure
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    fig = Figure(figsize=(7.5, 4.2), dpi=110)
+    ax = fig.subplots()
     marks = {"all": "o", "even": "^", "odd": "v"}
     for i, e in enumerate(r["pairs"]):
         run = e["runs"][-1]
@@ -193,9 +191,7 @@ def _plot_summary(r: dict, path: Path) -> None:
     ax.axhline(0, color="gray", lw=0.5)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _t(t) -> str:

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.fileio import atomic_path
-
+from nets.report import save_figure
 from papers.common import Timer, hardware, paper_main, write_results
 
 from papers._blas import blas_threads
@@ -229,28 +228,19 @@ def _one_run(pname: str, kind: str, o: dict, seconds, run_dir: Path, timer: Time
 
 
 # ====================================================================== figures
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    """A :class:`matplotlib.figure.Figure` (no pyplot state)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path, plt, dpi: int = 90) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    return Figure(**kwargs)
 
 
 def _geometry_grid(arrays: dict, processes: list, models: list, results: dict, path: Path) -> None:
     """Rows: processes; columns: the true minimal beliefs, then each net's probe projection
     (held-out prefixes), in the top two weighted principal axes of the true beliefs, each
     point coloured by its true belief (first three principal coordinates as RGB)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(processes), 1 + len(models), figsize=(2.6 * (1 + len(models)), 2.6 * len(processes)),
-                             squeeze=False, constrained_layout=True)
+    fig = _figure(figsize=(2.6 * (1 + len(models)), 2.6 * len(processes)), constrained_layout=True)
+    axes = fig.subplots(len(processes), 1 + len(models), squeeze=False)
     for r, p in enumerate(processes):
         first = arrays[(p, models[0])]
         Y, w = first["beliefs"], first["weights"] / first["weights"].sum()
@@ -284,12 +274,12 @@ def _geometry_grid(arrays: dict, processes: list, models: list, results: dict, p
                 ax.set_ylabel(p, fontsize=10)
     fig.suptitle("Minimal-generator beliefs (left) vs each net's probe projection of its concatenated layers",
                  fontsize=10)
-    _save(fig, path, plt)
+    save_figure(fig, path, dpi=90)
 
 
 def _cos_r2_figure(results: dict, processes: list, models: list, path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(processes) * len(models)), 3.8), constrained_layout=True)
+    fig = _figure(figsize=(max(7, 1.1 * len(processes) * len(models)), 3.8), constrained_layout=True)
+    ax = fig.subplots()
     labels, x = [], np.arange(len(processes) * len(models))
     vals = {"trained -> minimal beliefs": [], "trained -> Markov-3 beliefs": [], "untrained -> minimal beliefs": []}
     for p in processes:
@@ -310,13 +300,12 @@ def _cos_r2_figure(results: dict, processes: list, models: list, path: Path) -> 
     ax.set_ylabel("held-out cosine-similarity R$^2$")
     ax.legend(fontsize=7, ncol=3, loc="lower left")
     ax.set_title("Probe of all layers concatenated: minimal beliefs vs Markov-3 beliefs vs untrained net", fontsize=9)
-    _save(fig, path, plt)
+    save_figure(fig, path, dpi=90)
 
 
 def _layers_figure(results: dict, processes: list, models: list, path: Path) -> None:
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(processes), figsize=(3.3 * len(processes), 3.2), squeeze=False,
-                             constrained_layout=True, sharey=True)
+    fig = _figure(figsize=(3.3 * len(processes), 3.2), constrained_layout=True)
+    axes = fig.subplots(1, len(processes), squeeze=False, sharey=True)
     for ax, p in zip(axes[0], processes):
         for m in models:
             lay = results["runs"][f"{p}/{m}"]["layers"]
@@ -331,7 +320,7 @@ def _layers_figure(results: dict, processes: list, models: list, path: Path) -> 
     axes[0, 0].set_ylabel("held-out R$^2$ (minimal beliefs)")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("Fit by layer: deeper layers and the concatenation fit best", fontsize=10)
-    _save(fig, path, plt)
+    save_figure(fig, path, dpi=90)
 
 
 # ====================================================================== RESULTS.md

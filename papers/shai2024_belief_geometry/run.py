@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.fileio import atomic_path
-
+from nets.report import save_figure
 from papers.common import Timer, hardware, paper_main, write_results
 
 from papers._blas import blas_threads
@@ -280,13 +279,11 @@ def _rrxor(opts: dict, out: Path, work: Path, timer: Timer, say, quiet: bool) ->
 
 
 # ====================================================================== figures
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    """A :class:`matplotlib.figure.Figure` (no pyplot state)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _simplex_figure(ds, point: str, path: Path) -> None:
@@ -294,7 +291,6 @@ def _simplex_figure(ds, point: str, path: Path) -> None:
     all in the probability triangle, each point coloured by its true belief (RGB)."""
     from bayes.geometry import barycentric_coordinates
 
-    plt = _pyplot()
     Y = ds.beliefs["native"]
     fit, shuf = in_sample_fit(ds, point), in_sample_fit(ds, point, shuffle=True)
     panels = [("true beliefs (Bayes)", Y),
@@ -305,7 +301,8 @@ def _simplex_figure(ds, point: str, path: Path) -> None:
     if rows.size > 15000:
         rows = rng.choice(rows, 15000, replace=False)
     col = np.clip(Y[rows], 0, 1)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), constrained_layout=True)
+    fig = _figure(figsize=(13, 4.6), constrained_layout=True)
+    axes = fig.subplots(1, 3)
     tri = barycentric_coordinates(np.eye(3))
     for ax, (title, P) in zip(axes, panels):
         c = barycentric_coordinates(P[rows])
@@ -318,12 +315,12 @@ def _simplex_figure(ds, point: str, path: Path) -> None:
         ax.axis("off")
     fig.suptitle("Mess3(0.05, 0.85): belief simplex vs the transformer's final residual stream "
                  f"(inputs of length >= {min(ds.lengths.max(), 6)})", fontsize=11)
-    _save(fig, path, plt)
+    save_figure(fig, path, dpi=100)
 
 
 def _trajectory_figure(traj: list, path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+    fig = _figure(figsize=(6.5, 4.2), constrained_layout=True)
+    ax = fig.subplots()
     t = [p["tokens"] for p in traj]
     ax.loglog(t, [p["mse_pre_ln"] for p in traj], "o-", label="ours: before final LN")
     ax.loglog(t, [p["mse_post_ln"] for p in traj], "s--", ms=4, label="ours: after final LN")
@@ -334,7 +331,7 @@ def _trajectory_figure(traj: list, path: Path) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     ax.set_title("Mess3: belief-probe MSE during training")
-    _save(fig, path, plt)
+    save_figure(fig, path, dpi=100)
 
 
 def _rrxor_figure(ds, pr, man, layers: list, path: Path) -> None:
@@ -342,7 +339,6 @@ def _rrxor_figure(ds, pr, man, layers: list, path: Path) -> None:
     from the concatenated residual streams and from the final layer alone."""
     from nets.probe import fit_affine
 
-    plt = _pyplot()
     Y, w = ds.beliefs["native"], ds.weights
     mu = w @ Y
     C = ((Y - mu) * w[:, None]).T @ (Y - mu)
@@ -358,7 +354,7 @@ def _rrxor_figure(ds, pr, man, layers: list, path: Path) -> None:
     c3 = (Y - mu) @ V
     col = np.clip((c3 - c3.min(0)) / np.where(np.ptp(c3, 0) > 0, np.ptp(c3, 0), 1), 0, 1)
     true_pts = (man.beliefs - mu) @ V
-    fig = plt.figure(figsize=(13, 4.6), constrained_layout=True)
+    fig = _figure(figsize=(13, 4.6), constrained_layout=True)
     panels = [(f"true beliefs: {len(man)} distinct", true_pts, None),
               (f"concat of {len(layers)} residual streams (R$^2$ {pr.points['concat'].r2:.3f})",
                (pred_cat - mu) @ V, col),
@@ -390,13 +386,7 @@ def _rrxor_figure(ds, pr, man, layers: list, path: Path) -> None:
     fig.suptitle("RRXOR: belief geometry (top 3 principal axes of the 5-state beliefs) vs the transformer's "
                  "(affine fit on all inputs; large dots: mean per true belief)",
                  fontsize=11)
-    _save(fig, path, plt)
-
-
-def _save(fig, path: Path, plt) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 # ====================================================================== RESULTS.md

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.fileio import atomic_path
-
 from papers.common import Timer, hardware, paper_main, write_results
 
 NAME = "shai2026_factored"
@@ -33,12 +31,16 @@ MODELS = {
     "quick": dict(kind="transformer", n_layers=2, d_model=64, n_heads=2, d_head=32, d_mlp=256),
     "full": dict(kind="transformer", n_layers=4, d_model=120, n_heads=3, d_head=40, d_mlp=480),
 }
+#: TrainConfig fields per mode.  The paper trains with AdamW and states no weight decay:
+#: we use AdamW's default, 0.01 (a weight decay of 0 would make it plain Adam)
 TRAIN = {
-    "tiny": dict(context=5, optimizer="adamw", lr=3e-3, batch_size=64, steps=20, targets="exact", num_threads=1),
-    "quick": dict(context=9, optimizer="adamw", lr=1e-3, batch_size=256, steps=1_000_000, max_time_s=560.0,
-                  targets="exact", num_threads=1),
+    "tiny": dict(context=5, optimizer="adamw", weight_decay=0.01, lr=3e-3, batch_size=64, steps=20,
+                 targets="exact", num_threads=1),
+    "quick": dict(context=9, optimizer="adamw", weight_decay=0.01, lr=1e-3, batch_size=256, steps=1_000_000,
+                  max_time_s=560.0, targets="exact", num_threads=1),
     # the paper: AdamW 5e-4, batch 25,000, 500k steps, context 9 (sampled next-token targets)
-    "full": dict(context=9, optimizer="adamw", lr=5e-4, batch_size=25_000, steps=500_000, targets="sampled"),
+    "full": dict(context=9, optimizer="adamw", weight_decay=0.01, lr=5e-4, batch_size=25_000, steps=500_000,
+                 targets="sampled", checkpoint_every=5000),
 }
 ANALYSIS = {"tiny": dict(n_eval=300, folds=3), "quick": dict(n_eval=3000, folds=5),
             "full": dict(n_eval=20000, folds=10)}
@@ -60,89 +62,32 @@ def build_product(n_mess: int, n_bloch: int):
 
 
 def run(mode: str, out: Path, *, quiet: bool = False) -> dict:
-    import torch
-
-    from nets.geometry_checks import affine_dimension, weighted_pca_dimension
-    from nets.models import ModelConfig, build_model
-    from nets.probe import probe
-    from nets.probe_plots import plot_belief_geometry
     from nets.report import plot_loss_curve
-
-    from .factored import FactoredData, train_factored
+    from nets.train import train
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     timer = Timer()
-    n_mess, n_bloch = PRODUCTS[mode]
-    g = build_product(n_mess, n_bloch)
+    g = build_product(*PRODUCTS[mode])
     tr, an = dict(TRAIN[mode]), ANALYSIS[mode]
-    data = FactoredData(g, tr["context"], seed=0)
-    K = len(data.factors)
-    say(f"== {g.name}: {data.alphabet_size} joint symbols, factor minimal dims "
-        f"{[h.dim for h in data.minimal]}, joint minimal dim {int(np.prod([h.dim for h in data.minimal]))}")
-    with timer("train"):
-        res = train_factored(data, MODELS[mode], **{k: v for k, v in tr.items() if k != "context"}, seed=0,
-                             quiet=quiet, log_every=10)
+    with timer("train"):  # nets.train samples the product factor by factor (never the joint GHMM)
+        res = train(dict(tr, process=g, model=MODELS[mode], seed=0, quiet=quiet, log_every=10,
+                         out_dir=str(out / "run") if mode == "full" else None), resume=mode == "full")
+    data = res.data
+    say(f"== {g.name}: {data.alphabet_size} joint symbols, factor minimal dims {list(data.belief_dims)}, joint "
+        f"minimal dim {data.belief_dim}")
     say(f"   {res.steps_done} steps, {res.timing['total_s']:.0f} s, loss/optimum {res.final_relative:.4f}")
-    if mode == "full":
-        torch.save(res.model.state_dict(), out / "model.pt")
-
     with timer("analysis"):
-        ev = data.sample(an["n_eval"], np.random.default_rng(12345), next_probs=False)
-        L = data.context
-        rows = an["n_eval"] * L
-        factor_b = [ev.model_beliefs(k).reshape(rows, -1) for k in range(K)]  # minimal, constant dropped
-        factored = np.concatenate(factor_b, axis=1)
-        joint_min = _kron_rows([np.concatenate([np.ones((rows, 1)), b], axis=1) for b in factor_b])[:, 1:]
-        joint_nat = _kron_rows([data.native_beliefs(ev, k).reshape(rows, -1) for k in range(K)])
-        cfg = ModelConfig(**{**MODELS[mode], "vocab_size": data.vocab_size, "n_ctx": L})
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(1)
-            untrained = build_model(cfg).to(next(res.model.parameters()).device).eval()
-        names = ["embed"] + [f"blocks.{i}.resid_post" for i in range(cfg.n_layers)]
-        acts = _activations(res.model, ev.tokens, names)
-        acts0 = _activations(untrained, ev.tokens, names)
-        final = names[-1]
-        dims = {"factored_prediction": int(sum(affine_dimension(b) for b in factor_b)),
-                "factored_pca95": weighted_pca_dimension(factored)[0],
-                "joint_minimal_coords": int(joint_min.shape[1]),
-                "joint_pca95_minimal_coords": weighted_pca_dimension(joint_min)[0],
-                "joint_pca95_native_coords": weighted_pca_dimension(joint_nat)[0],
-                "joint_affine_dim": affine_dimension(joint_min)}
-        last = (np.arange(rows) % L) == L - 1  # rows are sequence-major: position = row % L
-        dims_last = {"activation_pca95": weighted_pca_dimension(acts[final][last])[0],
-                     "untrained_pca95": weighted_pca_dimension(acts0[final][last])[0],
-                     "joint_pca95_minimal_coords": weighted_pca_dimension(joint_min[last])[0],
-                     "factored_pca95": weighted_pca_dimension(factored[last])[0]}
-        onehot = np.eye(data.alphabet_size)[ev.tokens.reshape(-1)]
-        explained = {"factor_beliefs": _explained(acts[final], factored),
-                     "joint_beliefs": _explained(acts[final], joint_min),
-                     "current_token": _explained(acts[final], onehot),
-                     "untrained_factor_beliefs": _explained(acts0[final], factored),
-                     "untrained_joint_beliefs": _explained(acts0[final], joint_min)}
-        layer_dims = {n: {"trained_pca95": weighted_pca_dimension(acts[n])[0],
-                          "untrained_pca95": weighted_pca_dimension(acts0[n])[0]} for n in names}
-        cum = {"trained": weighted_pca_dimension(acts[final])[1], "untrained": weighted_pca_dimension(acts0[final])[1],
-               "joint beliefs": weighted_pca_dimension(joint_min)[1],
-               "factor beliefs (concatenated)": weighted_pca_dimension(factored)[1]}
-        decode = []
-        for k in range(K):
-            pr = probe({final: acts[final]}, factor_b[k], concat=False, untrained={final: acts0[final]},
-                       folds=an["folds"], seed=0, meta={"process": data.factors[k].name, "representation": "minimal"})
-            pt = pr.points[final]
-            decode.append({"factor": k, "process": data.factors[k].name, "r2": pt.r2, "rmse": pt.rmse,
-                           "untrained_r2": (pt.untrained or {}).get("r2"), "shuffled_r2": pt.shuffled.get("r2")})
-            plot_belief_geometry(pr, out / f"factor{k}_geometry.png",
-                                 title=f"factor {k}: {data.factors[k].name} — true beliefs | decoded from {final}")
-        ov_t = subspace_overlap(acts[final], factor_b)
-        ov_u = subspace_overlap(acts0[final], factor_b)
-        d = acts[final].shape[1]
-        overlap = {"trained_decode": ov_t["decode_mean"], "untrained_decode": ov_u["decode_mean"],
-                   "trained_encode": ov_t["encode_mean"], "untrained_encode": ov_u["encode_mean"],
-                   "random_subspaces": float(np.mean([min(a.shape[1], b.shape[1]) / d
-                                                      for a, b in itertools.combinations(factor_b, 2)])),
-                   "trained_matrix": ov_t["decode_matrix"], "untrained_matrix": ov_u["decode_matrix"]}
+        an_out = analyse(res.model, data, an, out)
+    dims, ov_t, ov_u, cum, final = (an_out[k] for k in ("dims", "ov_t", "ov_u", "cum", "layer"))
+    d = res.model.config.d_model
+    overlap = {"trained_decode": ov_t["decode_mean"], "untrained_decode": ov_u["decode_mean"],
+               "trained_encode": ov_t["encode_mean"], "untrained_encode": ov_u["encode_mean"],
+               "random_subspaces": float(np.mean([min(a, b) / d for a, b in
+                                                  itertools.combinations(an_out["factor_dims"], 2)])),
+               "trained_matrix": ov_t["decode_matrix"], "untrained_matrix": ov_u["decode_matrix"]}
+    layer_dims = an_out["layer_dims"]
     with timer("figures"):
         plot_loss_curve({"exact targets" if tr["targets"] == "exact" else "sampled targets": res.history},
                         out / "loss_curve.png", title=f"{g.name}: loss / optimum")
@@ -154,16 +99,90 @@ def run(mode: str, out: Path, *, quiet: bool = False) -> dict:
                "training": {"steps": res.steps_done, "tokens": res.history[-1]["tokens"] if res.history else 0,
                             "seconds": res.timing["total_s"], "final_relative": res.final_relative,
                             "optimum_mean_nats": float(np.mean(res.optimum))},
-               "analysis": {**an, "rows": rows, "layer": final},
-               "dims": dims, "dims_last_position": dims_last, "explained_variance": explained, "layer_dims": layer_dims, "activation_pca95": layer_dims[final]["trained_pca95"],
-               "untrained_pca95": layer_dims[final]["untrained_pca95"], "decode": decode, "overlap": overlap,
-               "paper_numbers": PAPER, "seconds": dict(timer.seconds, total=timer.total), "hardware": hardware()}
+               "analysis": {**an, "rows": an_out["rows"], "layer": final},
+               "dims": dims, "dims_last_position": an_out["dims_last"], "explained_variance": an_out["explained"],
+               "layer_dims": layer_dims, "activation_pca95": layer_dims[final]["trained_pca95"],
+               "untrained_pca95": layer_dims[final]["untrained_pca95"], "decode": an_out["decode"],
+               "overlap": overlap, "paper_numbers": PAPER, "seconds": dict(timer.seconds, total=timer.total),
+               "hardware": hardware()}
     write_results(out, results, markdown(results))
     say(f"   activation pca95 {results['activation_pca95']} (untrained {results['untrained_pca95']}); factored "
         f"{dims['factored_prediction']}; joint {dims['joint_pca95_minimal_coords']}; overlap trained "
         f"{overlap['trained_decode']:.2e} vs untrained {overlap['untrained_decode']:.2e}")
     say(f"== done in {timer.total:.0f} s -> {out}")
     return results
+
+
+def analyse(model, data, an: dict, out: Path) -> dict:
+    """The three numbers on ``an["n_eval"]`` fresh sequences of ``data`` (a factored
+    :class:`nets.data.BeliefData`), all positions pooled; factor figures into ``out``."""
+    import torch
+
+    from generators import factor_symbols
+    from generators.representations import representation
+    from nets.geometry_checks import affine_dimension, weighted_pca_dimension
+    from nets.models import build_model
+    from nets.probe import probe
+    from nets.probe_plots import plot_belief_geometry
+
+    ev = data.sample(an["n_eval"], np.random.default_rng(12345))
+    L, K = data.context, len(data.factors)
+    rows = an["n_eval"] * L
+    # each factor's minimal belief coordinates, the constant one dropped (generators.representations)
+    factor_b = [r.coordinates(b.numpy()).reshape(rows, -1) for r, b in zip(data.representations, ev.factor_beliefs)]
+    factored = np.concatenate(factor_b, axis=1)
+    joint_min = joint_coordinates(factor_b)
+    fwords = factor_symbols(ev.words.numpy(), data.factor_sizes)
+    joint_nat = _kron_rows([representation(f, "native").trajectories(fwords[..., k])[:, 1:L + 1].reshape(rows, -1)
+                            for k, f in enumerate(data.factors)])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        untrained = build_model(model.config).to(next(model.parameters()).device).eval()
+    names = ["embed"] + [f"blocks.{i}.resid_post" for i in range(model.config.n_layers)]
+    tokens = ev.tokens.numpy()
+    acts, acts0 = _activations(model, tokens, names), _activations(untrained, tokens, names)
+    final = names[-1]
+    pca = lambda X: weighted_pca_dimension(X)[0]  # noqa: E731
+    dims = {"factored_prediction": int(sum(affine_dimension(b) for b in factor_b)), "factored_pca95": pca(factored),
+            "joint_minimal_coords": int(joint_min.shape[1]), "joint_pca95_minimal_coords": pca(joint_min),
+            "joint_pca95_native_coords": pca(joint_nat), "joint_affine_dim": affine_dimension(joint_min)}
+    last = (np.arange(rows) % L) == L - 1  # rows are sequence-major: position = row % L
+    dims_last = {"activation_pca95": pca(acts[final][last]), "untrained_pca95": pca(acts0[final][last]),
+                 "joint_pca95_minimal_coords": pca(joint_min[last]), "factored_pca95": pca(factored[last])}
+    onehot = np.eye(data.alphabet_size)[tokens.reshape(-1)]
+    explained = {"factor_beliefs": _explained(acts[final], factored),
+                 "joint_beliefs": _explained(acts[final], joint_min),
+                 "current_token": _explained(acts[final], onehot),
+                 "untrained_factor_beliefs": _explained(acts0[final], factored),
+                 "untrained_joint_beliefs": _explained(acts0[final], joint_min)}
+    layer_dims = {n: {"trained_pca95": pca(acts[n]), "untrained_pca95": pca(acts0[n])} for n in names}
+    cum = {"trained": weighted_pca_dimension(acts[final])[1], "untrained": weighted_pca_dimension(acts0[final])[1],
+           "joint beliefs": weighted_pca_dimension(joint_min)[1],
+           "factor beliefs (concatenated)": weighted_pca_dimension(factored)[1]}
+    decode = []
+    for k in range(K):
+        pr = probe({final: acts[final]}, factor_b[k], concat=False, untrained={final: acts0[final]},
+                   folds=an["folds"], seed=0, meta={"process": data.factors[k].name, "representation": "minimal"})
+        pt = pr.points[final]
+        decode.append({"factor": k, "process": data.factors[k].name, "r2": pt.r2, "rmse": pt.rmse,
+                       "untrained_r2": (pt.untrained or {}).get("r2"), "shuffled_r2": pt.shuffled.get("r2")})
+        plot_belief_geometry(pr, out / f"factor{k}_geometry.png",
+                             title=f"factor {k}: {data.factors[k].name} — true beliefs | decoded from {final}")
+    return {"rows": rows, "layer": final, "dims": dims, "dims_last": dims_last, "explained": explained,
+            "layer_dims": layer_dims, "cum": cum, "decode": decode, "factor_dims": [b.shape[1] for b in factor_b],
+            "ov_t": subspace_overlap(acts[final], factor_b), "ov_u": subspace_overlap(acts0[final], factor_b)}
+
+
+def joint_coordinates(factor_coords: list) -> np.ndarray:
+    """Joint beliefs of an independent product from the factors' minimal coordinates ``c_k``
+    (rows, m_k): the Kronecker product of the factor beliefs ``(1, c_k)`` without its
+    constant first entry, ``(rows, prod(m_k + 1) - 1)``.
+
+    >>> joint_coordinates([np.array([[2.0]]), np.array([[3.0, 5.0]])]).tolist()
+    [[3.0, 5.0, 2.0, 6.0, 10.0]]
+    """
+    ones = np.ones((factor_coords[0].shape[0], 1))
+    return _kron_rows([np.concatenate([ones, c], axis=1) for c in factor_coords])[:, 1:]
 
 
 # ---------------------------------------------------------------------- the overlap
@@ -252,12 +271,12 @@ def _activations(model, tokens: np.ndarray, names: list, batch: int = 2048) -> d
 
 
 def _plot_pca(cum: dict, path: Path, dims: dict, trained95: int, d: int) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from nets.report import save_figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig = Figure(figsize=(7, 4.2), dpi=110)
+    ax = fig.subplots()
     for label, c in cum.items():
         c = np.asarray(c)
         ax.plot(np.arange(1, c.size + 1), c, "o-", ms=2.5, lw=1.2, label=f"{label} ({c.size} dims)")
@@ -271,17 +290,17 @@ def _plot_pca(cum: dict, path: Path, dims: dict, trained95: int, d: int) -> None
                  f"{dims['joint_pca95_minimal_coords']}, factored {dims['factored_prediction']}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_overlap(Mt, Mu, labels, path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from nets.report import save_figure
 
     K = len(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=110)
+    fig = Figure(figsize=(9, 4), dpi=110)
+    axes = fig.subplots(1, 2)
     for ax, M, t in ((axes[0], Mt, "trained"), (axes[1], Mu, "random init")):
         im = ax.imshow(np.asarray(M), vmin=0, vmax=1, cmap="viridis")
         for j in range(K):
@@ -295,15 +314,7 @@ def _plot_overlap(Mt, Mu, labels, path: Path) -> None:
         ax.set_title(f"factor-subspace overlap, {t}", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8)
     fig.text(0.01, 0.01, "; ".join(f"f{k} = {labels[k]}" for k in range(K)), fontsize=7)
-    _save(fig, path)
-
-
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------- report
@@ -387,8 +398,10 @@ def markdown(r: dict) -> str:
         "vectors ⊗ Gell-Mann coordinates — are given too). The paper's 135 is for its own coordinates.",
         "- The overlap definition is ours (the paper's exact formula is not in our notes); the comparison is "
         "trained vs random init under the same definition.",
-        "- Training uses `papers/shai2026_factored/factored.py` (factored sampling and optimum) because "
-        "`nets.train` cannot yet handle product processes of this size (see its docstring).",
+        f"- Training: `nets.train.train` ({tr['optimizer']}, weight decay {tr.get('weight_decay')}: the paper's "
+        "optimizer states no weight decay, so AdamW's default); `nets.data.BeliefData` samples the product factor "
+        "by factor (each factor's minimal GHMM, joint symbols in mixed radix, the exact joint next-symbol "
+        "distribution as the outer product of the factors'), so the joint GHMM is never built.",
         "",
         "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in r["seconds"].items()),
         "",

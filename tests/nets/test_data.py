@@ -8,6 +8,8 @@ import torch
 
 import generators
 from generators import library
+from generators.testing import (enumerated_myopic_entropy, loop_beliefs, loop_sample, loop_word_probability,
+                                tiny_product)
 from nets.data import BeliefData
 
 
@@ -42,7 +44,7 @@ def test_alignment_with_bos_and_reference_belief(mess3):
     assert torch.equal(b.tokens[:, 1:], b.words[:, :3]) and torch.equal(b.targets, b.words)
     np.testing.assert_allclose(b.beliefs[:, 0].numpy(), np.full((32, 3), 1 / 3), atol=1e-12)
     assert torch.all(b.prefix_prob[:, 0] == 1)
-    # REFERENCE.md: after "0" the belief is [.6, .2, .2], after "01" [0.3158, 0.5132, 0.1711]
+    # docs/REFERENCE.md: after "0" the belief is [.6, .2, .2], after "01" [0.3158, 0.5132, 0.1711]
     full = d.enumerate()
     w = full.words.numpy()
     row = np.nonzero((w[:, 0] == 0) & (w[:, 1] == 1))[0][0]
@@ -102,19 +104,35 @@ def test_batches_are_a_function_of_seed_and_step(mess3):
     assert part.to("cpu").tokens.device.type == "cpu"
 
 
-def test_validation_loss_of_uniform_model_is_log_v(mess3):
-    class Uniform(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
+class Uniform(torch.nn.Module):
+    """Logits 0: the uniform prediction over 3 symbols, whose cross-entropy is log 3."""
 
-        def forward(self, tokens):
-            return torch.zeros(*tokens.shape, 3) * self.w
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
 
-    d = BeliefData(mess3, 4, mode="exact")
-    mean, per = d.validation_loss(Uniform())
+    def forward(self, tokens):
+        return torch.zeros(*tokens.shape, 3) * self.w
+
+
+@pytest.mark.parametrize("mode, n_words", [("exact", None), ("stream", 512)])
+def test_validation_loss_of_uniform_model_is_log_v(mess3, mode, n_words):
+    d = BeliefData(mess3, 4, mode=mode)
+    mean, per = d.validation_loss(Uniform(), n_words=n_words, seed=1)
     np.testing.assert_allclose(per, math.log(3), rtol=1e-6)
     assert math.isclose(mean, math.log(3), rel_tol=1e-6)
+
+
+def test_sampled_validation_loss_estimates_the_exact_one(mess3):
+    from nets.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(dict(kind="gru", vocab_size=3, n_ctx=4, hidden=8))
+    d = BeliefData(mess3, 4, mode="exact")
+    exact, _ = d.validation_loss(model)
+    est = [d.validation_loss(model, n_words=1024, seed=s)[0] for s in range(8)]
+    assert abs(np.mean(est) - exact) < 4 * np.std(est) / np.sqrt(8) + 1e-9
+    assert np.std(est) > 0
 
 
 def test_optimum_matches_exact_table(mess3):
@@ -125,27 +143,62 @@ def test_optimum_matches_exact_table(mess3):
         ent = -(q * np.log(np.clip(q, 1e-300, None))).sum(-1)  # (N, L)
         exact = (full.weights.numpy()[:, None] * ent).sum(0)
         np.testing.assert_allclose(d.optimum, exact, rtol=1e-5)
-    ref = [1.0986123, 1.0910678, 1.0893915, 1.0890038, 1.0889148]  # h(1..5) nats, REFERENCE.md
+    ref = [1.0986123, 1.0910678, 1.0893915, 1.0890038, 1.0889148]  # h(1..5) nats, docs/REFERENCE.md
     np.testing.assert_allclose(BeliefData(mess3, 5, bos=True).optimum, ref, atol=1e-6)
 
 
-def test_product_process_and_vectorized_speed():
-    g = generators.product(library.get("mess3"), library.get("bloch_walk", beta=3.0))
-    d = BeliefData(g, 6, mode="stream")
-    import time
+def test_product_is_sampled_factor_by_factor():
+    """A product's batches against the slow definitions: each factor's belief by the update
+    loop in its own minimal coordinates, the joint next-symbol distribution from the
+    product's own Bayes update, prefix probabilities by explicit matrix products."""
+    from generators.representations import minimal_form
 
-    t = time.perf_counter()
-    b = d.batch(0, 4096)
-    assert time.perf_counter() - t < 2.0
-    assert b.next_probs.shape == (4096, 6, 12)
-    np.testing.assert_allclose(b.next_probs.sum(-1).numpy(), 1.0, atol=1e-5)
+    g = tiny_product()
+    d = BeliefData(g, 3, mode="stream", seed=5)
+    b = d.batch(0, 16)
+    assert d.factored and d.ghmm is None and b.beliefs is None and d.belief_dims == (3, 3)
+    assert g._ghmm_cache is None  # sampling never built the joint GHMM
+    assert b.tokens.shape == (16, 3) and b.next_probs.shape == (16, 3, 12)
+    fw = generators.factor_symbols(b.words.numpy(), (3, 4))
+    for i in range(16):
+        for k, f in enumerate(g.factors):
+            ref = loop_beliefs(minimal_form(f), fw[i, :, k])[1:4]
+            np.testing.assert_allclose(b.factor_beliefs[k][i].numpy(), ref, atol=1e-10)
+        st = g.update(g.initial_state, int(b.words[i, 0]))
+        np.testing.assert_allclose(b.next_probs[i, 0].numpy(), g.emission_probs(st), atol=1e-6)
+        for t in range(3):
+            p = loop_word_probability(g.to_ghmm(), b.words[i, :t + 1].numpy())
+            np.testing.assert_allclose(b.prefix_prob[i, t].item(), p, rtol=1e-9)
+    # the joint belief on demand: the Kronecker product is the (canonical) minimal joint belief
+    np.testing.assert_allclose(b.joint_beliefs()[..., 0].numpy(), 1.0, atol=1e-12)
+    assert torch.equal(d.batch(0, 16).words, b.words)
+
+
+def test_product_frequencies_and_exact_mode_agree():
+    g = tiny_product()
+    d = BeliefData(g, 1, mode="exact")
+    full = d.enumerate()
+    np.testing.assert_allclose(full.weights.numpy(), g.word_probability(full.words.numpy()), rtol=1e-12)
+    expect = np.zeros(144)
+    expect[full.words[:, 0].numpy() * 12 + full.words[:, 1].numpy()] = full.weights.numpy()
+
+    def chi2(words, n):  # Pearson's statistic over the 144 two-symbol words: about 143 +- 17 if right
+        counts = np.bincount(words[:, 0] * 12 + words[:, 1], minlength=144)
+        return float(((counts - n * expect) ** 2 / (n * expect)).sum())
+
+    s = BeliefData(g, 1, mode="stream", next_probs=False).sample(40_000, 2)
+    assert s.next_probs is None
+    # a sampler that drew i.i.d. or uniform symbols would score about 3600 (8000 words: 720)
+    assert chi2(s.words.numpy(), 40_000) < 250
+    assert chi2(loop_sample(g, 8000, 2, seed=3), 8000) < 250  # the per-sequence reference sampler
+    np.testing.assert_allclose(d.optimum, enumerated_myopic_entropy(g, 2, base=math.e)[1:], rtol=1e-9)
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(mode="enumerate"), "mode must be one of"),
     (dict(representation="quantum"), "representation must be one of"),
-    (dict(context=0), "context must be a positive integer"),
-    (dict(context=2.5), "context must be a positive integer"),
+    (dict(context=0), "context .* must be an integer >= 1"),
+    (dict(context=2.5), "context .* must be an integer"),
     (dict(seed=-1), "seed"),
     (dict(mode="exact", context=30), "use mode='stream'"),
 ])

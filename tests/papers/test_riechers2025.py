@@ -46,21 +46,28 @@ def test_tiny_results(tiny):
     assert set(r["runs"]) == {"mess3/transformer", "mess3/gru", "bloch_walk/transformer", "bloch_walk/gru"}
     for key, v in r["runs"].items():
         assert v["steps"] > 0 and _finite(v["val_relative"]) and v["val_relative"] > 0.9, key
+        assert v["tokens"] == v["steps"] * 64 * 3
+        # every prefix of length 1..3 is allowed: 3 + 9 + 27 (Mess3) and 4 + 16 + 64 (Bloch walk)
+        assert v["n_prefixes"] == {"mess3": 39, "bloch_walk": 84}[key.split("/")[0]]
         c = v["concat"]
         for k in ("cos_r2", "r2", "rmse", "untrained_cos_r2", "markov3_target_cos_r2", "shuffled_rmse"):
             assert _finite(c[k]), (key, k)
         assert 0 <= c["cos_r2"] <= 1 and 0 <= c["markov3_target_cos_r2"] <= 1
         assert "concat" in v["layers"] and len(v["layers"]) >= 2
-        assert v["minimal_dim"] == 3 and v["verdict"] in ("represented", "partly", "not")
+        assert v["minimal_dim"] == 3
     reps = r["representations"]
     assert set(reps) == {"mess3", "bloch_walk"}
     rows = reps["mess3"]["rows"]
     assert rows["minimal"]["belief_affine_dim"] == 2
+    assert rows["minimal"]["coordinates"] == 2 and rows["native"]["coordinates"] == 3
     hidden = [x for k, x in rows.items() if "stayed-bit" in k]
-    assert len(hidden) == 1 and hidden[0]["belief_affine_dim"] > 2
+    # the hidden bit doubles the states; its beliefs fill the 5-dim simplex
+    assert len(hidden) == 1 and hidden[0]["coordinates"] == 6 and hidden[0]["belief_affine_dim"] == 5
     markov = [x for k, x in rows.items() if k.startswith("custom:markov3")]
-    assert len(markov) == 1 and markov[0]["coordinates"] > 3
-    assert reps["bloch_walk"]["rows"]["minimal"]["belief_affine_dim"] == 2
+    assert len(markov) == 1 and markov[0]["coordinates"] == 27  # one state per length-3 word
+    bloch = reps["bloch_walk"]["rows"]
+    assert bloch["minimal"]["belief_affine_dim"] == 2 and bloch["native"]["coordinates"] == 4
+    assert [x["coordinates"] for k, x in bloch.items() if k.startswith("custom:markov3")] == [64]
 
 
 def test_tiny_markdown(tiny):

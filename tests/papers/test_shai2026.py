@@ -1,5 +1,6 @@
-"""papers/shai2026_factored: the --tiny configuration end to end, the factored data, and
-the subspace-overlap definition."""
+"""papers/shai2026_factored: the --tiny configuration end to end against known values, the
+joint-belief construction, and the subspace-overlap definition.  (The factored data and
+training live in nets: tests/nets/test_data.py and tests/nets/test_train.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from bayes import myopic_entropy
-from generators import library, product
-from papers.shai2026_factored.factored import FactoredData
-from papers.shai2026_factored.run import build_product, main, subspace_overlap
+from generators import library
+from generators.testing import enumerated_myopic_entropy
+from papers.shai2026_factored.run import joint_coordinates, main, subspace_overlap
 
 
 @pytest.fixture(scope="module")
@@ -26,42 +26,40 @@ def test_tiny_outputs(tiny):
     for f in ["results.json", "RESULTS.md", "loss_curve.png", "pca_spectrum.png", "subspace_overlap.png",
               "factor0_geometry.png", "factor1_geometry.png"]:
         assert (tiny / f).stat().st_size > 0, f
-    r = json.loads((tiny / "results.json").read_text())
-    d = r["dims"]
-    assert d["factored_prediction"] == 4  # Mess3 (2) + Bloch walk (2)
-    assert 1 <= d["joint_pca95_minimal_coords"] <= d["joint_minimal_coords"] == 8
-    assert 1 <= r["activation_pca95"] <= r["model"]["d_model"]
-    for k in ("trained_decode", "untrained_decode", "trained_encode", "untrained_encode"):
-        assert 0.0 <= r["overlap"][k] <= 1.0 + 1e-9
-    assert len(r["decode"]) == 2 and all(-1 <= x["r2"] <= 1 for x in r["decode"])
-    assert r["training"]["final_relative"] > 0.9
     assert "factor-subspace overlap" in (tiny / "RESULTS.md").read_text()
 
 
-def test_factored_data_matches_the_product():
-    g = product(library.mess3(x=0.15, a=0.6), library.bloch_walk(alpha=1.0, beta=3.0))
-    data = FactoredData(g, 4, seed=3)
-    b = data.batch(0, 5)
-    assert b.tokens.shape == (5, 4) and b.next_probs.shape == (5, 4, 12)
-    assert np.allclose(b.next_probs.sum(-1), 1.0, atol=1e-6)
-    # the joint next-symbol distribution after the first symbol, from the product's own Bayes update
-    for i in range(5):
-        st = g.update(g.initial_state, int(b.words[i, 0]))
-        assert np.allclose(g.emission_probs(st), b.next_probs[i, 0], atol=1e-6)
-    # optimum = sum of the factors' myopic entropies = the joint one (small enough to check)
-    h = myopic_entropy(g, 5, base=math.e)[1:]
-    assert np.allclose(data.optimum, h, atol=1e-9)
-    assert np.array_equal(data.batch(0, 5).words, b.words)  # pure function of (seed, step)
+def test_tiny_known_values(tiny):
+    """Mess3(.15, .6) x Bloch walk(1, 3), context 5: the numbers a wrong analysis would change."""
+    r = json.loads((tiny / "results.json").read_text())
+    assert r["alphabet_size"] == 12 and r["train"]["weight_decay"] == 0.01 and r["train"]["optimizer"] == "adamw"
+    t = r["training"]
+    assert t["steps"] == 20 and t["tokens"] == 20 * 64 * 5
+    # the optimum: sum of the factors' myopic entropies at positions 2..6, by enumeration of every factor word
+    h = (enumerated_myopic_entropy(library.mess3(x=0.15, a=0.6), 6, base=math.e)
+         + enumerated_myopic_entropy(library.bloch_walk(alpha=1.0, beta=3.0), 6, base=math.e))
+    assert t["optimum_mean_nats"] == pytest.approx(float(np.mean(h[1:])), rel=1e-9)
+    d = r["dims"]
+    assert d["factored_prediction"] == 4  # Mess3 (2) + Bloch walk (2)
+    assert d["joint_minimal_coords"] == 8 and d["joint_affine_dim"] == 8  # (1, b1) x (1, b2) minus the constant
+    assert 1 <= d["joint_pca95_minimal_coords"] <= 8 and d["factored_pca95"] <= d["joint_pca95_minimal_coords"]
+    assert r["analysis"]["rows"] == 300 * 5
+    ov = r["overlap"]
+    assert ov["random_subspaces"] == pytest.approx(2 / 16)  # two 2-dim subspaces of R^16
+    np.testing.assert_allclose(np.diag(ov["trained_matrix"]), 1.0)
+    ex = r["explained_variance"]  # the joint beliefs contain the factor beliefs as coordinates
+    assert ex["joint_beliefs"] >= ex["factor_beliefs"] - 1e-12
+    assert ex["untrained_joint_beliefs"] >= ex["untrained_factor_beliefs"] - 1e-12
+    assert r["training"]["final_relative"] > 0.9
 
 
-def test_big_product_is_never_materialized():
-    g = build_product(3, 2)
-    assert g.alphabet_size == 432
-    data = FactoredData(g, 9)
-    b = data.sample(3, np.random.default_rng(0), next_probs=False)
-    assert b.tokens.shape == (3, 9) and b.tokens.max() < 432
-    assert [h.dim for h in data.minimal] == [3, 3, 3, 3, 3]
-    assert g._ghmm_cache is None  # the joint (432 x 243^2) GHMM was never built
+def test_joint_coordinates_are_the_kronecker_product():
+    rng = np.random.default_rng(0)
+    c1, c2 = rng.normal(size=(5, 2)), rng.normal(size=(5, 3))
+    J = joint_coordinates([c1, c2])
+    full = np.einsum("ni,nj->nij", np.c_[np.ones(5), c1], np.c_[np.ones(5), c2]).reshape(5, -1)
+    np.testing.assert_allclose(J, full[:, 1:])
+    np.testing.assert_allclose(J[:, :3], c2)  # 1 x (1, c2): the second factor's own coordinates come first
 
 
 def test_subspace_overlap_definition():
