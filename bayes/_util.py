@@ -12,8 +12,8 @@ import numpy as np
 
 from generators import Generator
 
-__all__ = ["Estimate", "as_generator", "check_base", "check_positive_int", "entropy_rows", "progress_bar",
-           "atomic_path"]
+__all__ = ["Estimate", "as_generator", "check_base", "check_positive_int", "check_real", "entropy_rows",
+           "progress_bar", "atomic_path"]
 
 
 class Estimate(float):
@@ -69,6 +69,20 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
+
+
+def check_real(value: Any, name: str, *, minimum: float = 0.0, strict: bool = True) -> float:
+    """``float(value)`` if it is a finite real number ``> minimum`` (``>=`` when not
+    ``strict``), else a ValueError naming it (bools, complex numbers, NaN and inf included)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    v = float(value) if ok else math.nan
+    if not (math.isfinite(v) and (v > minimum if strict else v >= minimum)):
+        if minimum == 0:
+            what = "a positive" if strict else "a nonnegative"
+        else:
+            what = f"a real number {'>' if strict else '>='} {minimum:g}, a"
+        raise ValueError(f"{name} must be {what} finite real number (not bool, complex, NaN or inf); got {value!r}")
+    return v
 
 
 def check_base(base: Any) -> float:

@@ -1,0 +1,286 @@
+"""Exact merging of beliefs within a tolerance: a sorted, packed random-projection index.
+
+Two beliefs ``a``, ``b`` are one when ``|a - b|_inf <= radius``.  With a fixed random
+vector ``r`` and keys ``k(a) = r . a``,
+
+    |k(a) - k(b)| = |r . (a - b)| <= |r|_1 |a - b|_inf,
+
+so every known belief within ``radius`` of a candidate ``c`` has its key in the window
+``|k - k(c)| <= |r|_1 radius``.  The known beliefs are kept sorted by key; the beliefs in
+a window are found by ``searchsorted`` and each is checked exactly.  No belief within
+``radius`` can be missed, whatever its position relative to any grid.  Beliefs farther
+apart share a window only when ``a - b`` is nearly orthogonal to ``r``: for ``N``
+beliefs over a key range ``D`` about ``N^2 |r|_1 radius / D`` pairs are checked.
+
+Representation: one sorted ``uint64`` per known belief, ``u << B | id``.  The key is in
+fixed point, ``u = floor((k + R) / delta) + 2`` with ``delta = 2R / (2^KB - 8)``, where
+``R >= |r|_1 max|eta_i|`` bounds every key (doubled, with a monotone re-encoding of the
+index, when a belief leaves it) and ``KB`` leaves ``B`` bits for the payload and keeps
+the rounding of ``b @ (r / delta)`` under half a unit.  A window is then
+``U = |r|_1 radius / delta + err / delta + 3`` units, ``err`` the re-encoding error
+(0 until a re-encoding): still exact, only a few more beliefs to check.
+
+Payloads are *provisional* ids: a counter over all candidates ever packed, so candidates
+are told from known beliefs (payload ``>=`` the level's first provisional id) without a
+flag, and the index is never relabelled; :meth:`BeliefIndex.ids_of` maps provisional to
+final ids (per level: first final id, minus the candidates before it that did not
+become beliefs).
+
+Per level, ``k`` candidates, ``N`` known beliefs: one matrix-vector product, one sort of
+the packed known and candidate entries (a sort of the candidates and a merge of the two
+sorted runs, ``O(N + k)``, when ``k < N/2``; no re-sorting of a large index), one pass
+for adjacent entries within ``U`` units.  Only candidates with such a neighbour (few,
+unless beliefs coincide) get windowed searches and exact checks.
+
+Merging is *first come*: candidates are taken in order, and each one joins the known
+belief with the smallest id within ``radius`` (beliefs of earlier levels first), else
+the earliest new belief of this level within ``radius``, else it is a new belief.
+:func:`leaders` resolves the within-level part, a sequential rule, in vectorized rounds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["BeliefIndex", "leaders", "window_pairs"]
+
+_EPS = np.finfo(float).eps
+
+
+class BeliefIndex:
+    """Known beliefs sorted by a random projection ``r . eta`` (exact ``radius`` merging).
+
+    Parameters
+    ----------
+    n : int
+        Dimension of the beliefs.
+    radius : float
+        Merge radius in the max-norm.
+    id_limit : int
+        Upper bound on provisional ids: the number of candidates ever merged.
+    seed : int
+        Seed of the projection vector ``r`` (fixed: results do not depend on it).
+    """
+
+    def __init__(self, n: int, radius: float, id_limit: int, seed: int = 0x5EED):
+        self.r = np.random.default_rng(seed).uniform(0.5, 1.5, n) * np.array([1.0, -1.0])[np.arange(n) % 2]
+        self.r1 = float(np.abs(self.r).sum())
+        self.n, self.radius = n, float(radius)
+        self.B = max(1, int(id_limit).bit_length())
+        # u << B | id < 2^62: as float64 bits a nonnegative finite number, same order (and
+        # numpy sorts float64 faster than uint64)
+        self.KB = min(62 - self.B, 50 - math.ceil(math.log2(n + 1)))
+        if self.KB < 16:
+            raise ValueError(f"id_limit={id_limit} leaves too few key bits for the packed index")
+        self.PAY = np.uint64((1 << self.B) - 1)
+        self.P = np.zeros(0, dtype=np.uint64)
+        self.R = 0.0  # every key is within [-R, R]
+        self.delta = 1.0
+        self.err = 0.0  # bound on |decoded key - key| from re-encodings
+        self.amax = 0.0  # largest |entry| seen
+        # per level: first provisional id, first final id, sorted rows that did not become beliefs
+        self.next_prov = 0
+        self.levels: list[tuple[int, int]] = []
+        self.dead: list[np.ndarray | None] = []
+
+    def __len__(self) -> int:
+        return self.P.size
+
+    # keys -------------------------------------------------------------------------
+    def _units(self, b: np.ndarray) -> np.ndarray:
+        """Fixed-point keys ``floor(b @ (r / delta) + R / delta + 2)``, uint64 ``(k,)``."""
+        if b.shape[0]:
+            self.amax = max(self.amax, float(b.max()), -float(b.min()))
+            if self.r1 * self.amax > self.R:  # |r . b| <= |r|_1 max|b_i|
+                self._rescale(2.0 * self.r1 * max(1.0, self.amax))
+        u = b @ (self.r / self.delta)
+        u += self.R / self.delta + 2.0  # in [1.5, 2^KB - 5.5]: no overflow into the payload
+        return u.astype(np.uint64)  # truncation = floor
+
+    def _rescale(self, R: float) -> None:
+        """New key range ``[-R, R]``; known keys are re-encoded (monotone, err += 1.5 delta)."""
+        delta = 2.0 * R / (2.0**self.KB - 8)
+        if self.P.size:
+            shift = np.uint64(self.B)
+            old = ((self.P >> shift).astype(float) - 2.0) * self.delta - self.R
+            u = np.floor((old + R) / delta + 2.0).clip(0, 2.0**self.KB - 1).astype(np.uint64)
+            self.P = np.sort((u << shift) | (self.P & self.PAY), kind="stable")
+            self.err += 1.5 * delta
+        self.R, self.delta = R, delta
+
+    def window(self) -> int:
+        """Window half-width in key units (see the module docstring)."""
+        return min(int((self.r1 * self.radius + self.err) / self.delta + 3.0), 2**self.KB)
+
+    # merging ----------------------------------------------------------------------
+    def merge(self, b: np.ndarray, first_id: int, known: Callable[[np.ndarray], np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Merge the candidate beliefs ``b`` (k, n) into the index, first come first served.
+
+        ``known(ids)`` returns known beliefs ``(len(ids), n)``.  Returns
+        ``(targets (k,), new_rows (q,))``: the id of each candidate's belief, and the
+        (ascending) rows that became new beliefs, numbered ``first_id, first_id+1, ...``
+        in row order.  The new beliefs join the index.
+        """
+        k, prov = b.shape[0], self.next_prov
+        u = self._units(b)
+        U = self.window()
+        u <<= np.uint64(self.B)
+        u |= np.arange(prov, prov + k, dtype=np.uint64)  # payload: provisional id
+        merged = self._sorted_with(u)
+        m_rows, m_ids, i, j = self._neighbours(b, merged, U, prov, known)
+        self.next_prov += k
+        self.levels.append((prov, first_id))
+        if m_rows.size == 0 and i.size == 0:  # nothing within radius: all new, ids in row order
+            self.dead.append(None)
+            self.P = merged
+            return first_id + np.arange(k, dtype=np.int64), np.arange(k)
+        nodes = np.unique(np.concatenate([i, j]))
+        rep = nodes[leaders(nodes.size, np.searchsorted(nodes, i), np.searchsorted(nodes, j))]
+        joined = rep != nodes
+        gone = np.union1d(m_rows, nodes[joined])  # sorted rows that are not new beliefs
+        before = np.repeat(np.arange(gone.size + 1), np.diff(np.r_[0, gone + 1, k]))  # gone rows < row
+        targets = first_id + np.arange(k, dtype=np.int64) - before
+        targets[m_rows] = m_ids
+        targets[nodes[joined]] = targets[rep[joined]]
+        self.dead.append(gone)
+        self.P = np.delete(merged, np.searchsorted(merged, u[gone]))
+        return targets, np.delete(np.arange(k), gone)
+
+    def ids_of(self, prov: np.ndarray) -> np.ndarray:
+        """Final ids of stored entries from their provisional ids: the level's first id
+        plus the row, minus the rows before it that did not become beliefs."""
+        starts = np.array([lv[0] for lv in self.levels], dtype=np.int64)
+        lv = np.searchsorted(starts, prov, side="right") - 1
+        row = prov - starts[lv]
+        out = np.array([lv_[1] for lv_ in self.levels], dtype=np.int64)[lv] + row
+        for level in np.unique(lv):  # loop over levels
+            gone = self.dead[level]
+            if gone is not None:
+                sel = lv == level
+                out[sel] -= np.searchsorted(gone, row[sel])
+        return out
+
+    def _sorted_with(self, u: np.ndarray) -> np.ndarray:
+        """The known entries and the packed candidates ``u``, sorted: one sort of everything
+        when the candidates dominate, else a sort of ``u`` and a merge of the two sorted runs
+        (``O(N + k)``).  The same array either way (entries are distinct).  Sorted as
+        float64 bit patterns (nonnegative finite: the same order)."""
+        if self.P.size and u.size < self.P.size // 2:
+            out = np.concatenate([self.P, np.sort(u.view(np.float64)).view(np.uint64)])
+            out.view(np.float64).sort(kind="stable")
+            return out
+        out = np.concatenate([self.P, u]) if self.P.size else u.copy()
+        out.view(np.float64).sort()
+        return out
+
+    def _neighbours(self, b, merged, U: int, prov: int, known) -> tuple:
+        """Candidates within ``radius`` of a known belief or of each other.
+
+        Entries of the merged sorted run whose neighbour is within ``U`` key units are
+        the only ones that can have a belief within ``radius``; only their windows are
+        searched and checked exactly.  Returns ``(rows, ids)`` (each matched candidate row
+        and the smallest known id within ``radius``) and the close candidate pairs
+        ``(i, j)``, ``i < j``, neither matched.
+        """
+        empty = np.zeros(0, dtype=np.int64)
+        shift, U64 = np.uint64(self.B), np.uint64(U)
+        if merged.size < 2:
+            return empty, empty, empty, empty
+        # adjacent entries at most U key units apart differ by less than (U + 1) << B
+        close = np.diff(merged) < ((U64 + np.uint64(1)) << shift)
+        if not close.any():
+            return empty, empty, empty, empty
+        near = np.zeros(merged.size, dtype=bool)
+        near[:-1] = close
+        near[1:] |= close
+        q = np.flatnonzero(near)
+        q = q[(merged[q] & self.PAY) >= prov]  # candidates only
+        uq = merged[q] >> shift
+        lo = np.where(uq >= U64, uq - U64, np.uint64(0)) << shift
+        hi = (np.minimum(uq + U64, np.uint64((1 << (64 - self.B)) - 1)) << shift) | self.PAY
+        a, pos = window_pairs(np.searchsorted(merged, lo, side="left"), np.searchsorted(merged, hi, side="right"))
+        a = q[a]
+        keep = pos != a
+        a, pos = a[keep], pos[keep]
+        row = (merged[a] & self.PAY).astype(np.int64) - prov
+        other = (merged[pos] & self.PAY).astype(np.int64)
+        cand = other >= prov
+        m_rows, m_ids = self._known_pairs(b, row[~cand], self.ids_of(other[~cand]), known)
+        i, j = row[cand], other[cand] - prov
+        ok = i < j
+        i, j = i[ok], j[ok]
+        ok = np.abs(b[i] - b[j]).max(axis=1) <= self.radius
+        i, j = i[ok], j[ok]
+        if m_rows.size and i.size:  # a candidate that joined a known belief represents nothing
+            matched = np.zeros(b.shape[0], dtype=bool)
+            matched[m_rows] = True
+            ok = ~(matched[i] | matched[j])
+            i, j = i[ok], j[ok]
+        return m_rows, m_ids, i, j
+
+    def _known_pairs(self, b, rows, ids, known) -> tuple[np.ndarray, np.ndarray]:
+        """Exact check of (candidate row, known id) pairs: each matched row (ascending) and
+        its smallest known id within ``radius``."""
+        ok = np.abs(b[rows] - known(ids)).max(axis=1) <= self.radius
+        rows, ids = rows[ok], ids[ok]
+        if rows.size == 0:
+            return rows, ids
+        order = np.lexsort((ids, rows))
+        rows, ids = rows[order], ids[order]
+        first = np.r_[True, rows[1:] != rows[:-1]]
+        return rows[first], ids[first]
+
+
+def window_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(row, position)`` with ``lo[row] <= position < hi[row]``, rows nondecreasing."""
+    cnt = hi - lo
+    total = int(cnt.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(lo.size), cnt)
+    starts = np.cumsum(cnt) - cnt
+    pos = lo[rows] + (np.arange(total) - starts[rows])
+    return rows, pos
+
+
+def leaders(k: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """First-come representatives of ``k`` items given the close pairs ``i < j``.
+
+    The sequential rule: item ``j`` (in order) joins the smallest-index earlier
+    *representative* it is close to, else it is a representative.  Returns ``rep``
+    with ``rep[j] <= j`` and ``rep[rep] == rep``.
+
+    Vectorized in rounds: an item whose earlier neighbours are all decided is decided;
+    each round decides at least the first undecided item, and in practice one or two
+    rounds suffice.
+    """
+    rep = np.arange(k)
+    if i.size == 0:
+        return rep
+    order = np.lexsort((i, j))
+    i, j = i[order], j[order]
+    status = np.ones(k, dtype=np.int8)  # 1 representative, 2 joined, 0 undecided
+    status[j] = 0
+    while i.size:
+        live = status[j] == 0
+        i, j = i[live], j[live]
+        if i.size == 0:
+            break
+        group = np.r_[True, j[1:] != j[:-1]]
+        js = j[group]  # undecided items (ascending)
+        open_ = status[i] != 2  # earlier neighbours that are (or may become) representatives
+        oi, oj = i[open_], j[open_]
+        first = np.r_[True, oj[1:] != oj[:-1]] if oj.size else np.zeros(0, dtype=bool)
+        fi, fj = oi[first], oj[first]
+        has = np.zeros(k, dtype=bool)
+        has[fj] = True
+        snapshot = status[fi]
+        status[js[~has[js]]] = 1  # every earlier neighbour joined someone: a representative
+        join = snapshot == 1
+        rep[fj[join]] = fi[join]
+        status[fj[join]] = 2
+    return rep
