@@ -225,6 +225,8 @@ class BeliefIndex:
     def _known_pairs(self, b, rows, ids, known) -> tuple[np.ndarray, np.ndarray]:
         """Exact check of (candidate row, known id) pairs: each matched row (ascending) and
         its smallest known id within ``radius``."""
+        if rows.size == 0:
+            return rows, ids
         ok = np.abs(b[rows] - known(ids)).max(axis=1) <= self.radius
         rows, ids = rows[ok], ids[ok]
         if rows.size == 0:
