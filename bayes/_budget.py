@@ -9,8 +9,8 @@ a level is built its candidate children take about as much again, so the peak is
 twice the result.
 
 Without an explicit ``max_beliefs`` the cap is :func:`default_cap`: as many beliefs as
-fit in :data:`DEFAULT_MEMORY_BUDGET` bytes of result arrays (4.4 million for Mess3,
-3.7 million for the Bloch walk).  A level that would pass it is refused with
+fit in :data:`DEFAULT_MEMORY_BUDGET` bytes of result arrays (4.75 million for Mess3,
+3.9 million for the Bloch walk).  A level that would pass it is refused with
 :class:`ManifoldTooLargeError` *before* it is allocated.
 """
 

@@ -340,9 +340,10 @@ def mixed_state_presentation(
         manifold ends at the last complete depth (``stopped == "max_beliefs"``).
         None (default): the memory guard -- a level that would pass
         ``default_cap(n, V)`` beliefs, as many as fit in ``DEFAULT_MEMORY_BUDGET``
-        (512 MiB) of result arrays (4.4 million for Mess3, 3.7 million for the Bloch
-        walk; Mess3 depth 13, Bloch walk depth 12, RRXOR any depth fit), is refused
-        with :class:`ManifoldTooLargeError` before it is allocated.
+        (512 MiB) of result arrays (4.75 million for Mess3, 3.9 million for the Bloch
+        walk: Mess3 to depth 13, the Bloch walk to depth 13, RRXOR to any depth fit),
+        is refused with :class:`ManifoldTooLargeError` before it is allocated.  Peak
+        memory is about twice the result arrays.
     initial : native state, optional
         Starting state (default the generator's stationary one); finite and real in the
         native sense (density matrices may be complex Hermitian).
