@@ -16,14 +16,17 @@ is a unifilar presentation of the process and its recurrent part is the eps-mach
 2. children with ``Pr(x | eta) <= zero_tol`` are pruned;
 3. the rest are normalized and merged with the known beliefs *exactly*: every candidate
    within ``tol`` (max-norm) of a known belief joins it (:mod:`bayes._merge`: a sorted
-   random projection, windowed search, exact check; ``O(k log N)`` per level);
+   random projection, windowed search, exact check; ``O(N + k log k)`` per level);
 4. the probability mass of each distinct belief at depth ``t`` is propagated sparsely,
    ``mass_t(eta') = sum_{eta, x : eta -> eta'} mass_{t-1}(eta) Pr(x | eta)``, so per-depth
    quantities (myopic entropies, ...) cost ``O(distinct beliefs)``, not ``O(V^t)``.
 
-There is no Python loop over beliefs or tree nodes; the loop runs over depth only.  With
-``keep_all=True`` no merging is done: every node of the word tree (every allowed word of
-length ``<= depth``) is kept, with its word and exact probability (training data).
+Costs: time ``O(k V n^2 + k log k)`` for a level of ``k`` candidates, memory about
+``bytes_per_belief(n, V)`` (``8 n + 16 V + 41`` bytes) per belief, twice that at the peak
+while building.  There is no Python loop over beliefs or tree nodes; the loop runs over
+depth only.  With ``keep_all=True`` no merging is done: every node of the word tree
+(every allowed word of length ``<= depth``) is kept, with its word and exact probability
+(training data).
 Recurrent states, stationary mass and the eps-machine of a closed presentation are in
 :mod:`bayes._closed`; the memory guard (:class:`ManifoldTooLargeError`) in
 :mod:`bayes._budget`.
@@ -329,24 +332,21 @@ def mixed_state_presentation(
         there, but masses are still propagated (cheaply) down to ``depth``.
     tol : float > 0
         Merge tolerance: a belief within ``tol * max(1, |eta_0|_inf)`` (max-norm) of a
-        known belief *is* that belief -- always (exact search, no missed pairs).  First
-        come: a candidate joins the smallest-id belief within ``tol``, beliefs are
-        numbered breadth first.
+        known belief *is* that belief, always (exact search).  First come: it joins the
+        smallest-id belief within ``tol``; ids are breadth first.
     keep_all : bool
         Keep every node of the word tree (no merging): one entry per allowed word, its
         exact probability in :meth:`BeliefManifold.level`.  Never ``closed``.
     max_beliefs : int >= 1, optional
         Given: stop before a level that would take the number of beliefs above it; the
-        manifold ends at the last complete depth (``stopped == "max_beliefs"``).
-        None (default): the memory guard -- a level that would pass
-        ``default_cap(n, V)`` beliefs, as many as fit in ``DEFAULT_MEMORY_BUDGET``
-        (512 MiB) of result arrays (4.75 million for Mess3, 3.9 million for the Bloch
-        walk: Mess3 to depth 13, the Bloch walk to depth 13, RRXOR to any depth fit),
-        is refused with :class:`ManifoldTooLargeError` before it is allocated.  Peak
-        memory is about twice the result arrays.
+        manifold ends at the last complete depth (``stopped == "max_beliefs"``).  None
+        (default): the memory guard -- a level that would pass ``default_cap(n, V)``
+        beliefs, as many as fit in 512 MiB of result arrays (4.75 million for Mess3,
+        3.9 million for the Bloch walk: both fit to depth 13, RRXOR to any depth), is
+        refused with :class:`ManifoldTooLargeError` before it is allocated.
     initial : native state, optional
-        Starting state (default the generator's stationary one); finite and real in the
-        native sense (density matrices may be complex Hermitian).
+        Starting state (default the stationary one); finite, real (density matrices:
+        complex Hermitian).
     zero_tol : float >= 0
         Branches with ``Pr(x | eta) <= zero_tol`` are pruned.
     progress : bool, optional
@@ -358,18 +358,10 @@ def mixed_state_presentation(
 
     Raises
     ------
-    ManifoldTooLargeError
-        (a ValueError) a level would pass the default cap; its message gives the
-        estimate and says to pass ``max_beliefs=``.
     ValueError
-        Bad depth/tol/zero_tol/max_beliefs/initial; :class:`generators.NegativeProbabilityError`
-        if some word gets a negative conditional probability (an invalid GHMM).
-
-    Notes
-    -----
-    Time ``O(N V n^2 + k log k)`` per level of ``k`` candidates, memory
-    ``O(N (n + 2V))`` for ``N`` beliefs (tree nodes with ``keep_all``), about
-    ``bytes_per_belief(n, V)`` each plus one level's candidates while building.
+        Bad arguments; :class:`ManifoldTooLargeError` over the default cap (the message
+        gives the estimate); :class:`generators.NegativeProbabilityError` when a word
+        gets a negative conditional probability (an invalid GHMM).
 
     Examples
     --------
@@ -377,8 +369,6 @@ def mixed_state_presentation(
     >>> m = mixed_state_presentation(library.rrxor(), 20)
     >>> m.n_beliefs, m.closed
     (36, True)
-    >>> mixed_state_presentation(library.mess3(), 6, keep_all=True).n_beliefs == (3**7 - 1) // 2
-    True
     """
     g = as_generator(g)
     depth, tol, zero_tol, max_beliefs = _check_arguments(depth, tol, zero_tol, max_beliefs)
