@@ -61,11 +61,15 @@ class BeliefIndex:
         Merge radius in the max-norm.
     id_limit : int
         Upper bound on provisional ids: the number of candidates ever merged.
+    amax : float, optional
+        A bound on ``|eta_i|`` known in advance (e.g. ``1 / min(tau)`` for nonnegative
+        operators and ``tau > 0``: beliefs are then nonnegative with ``eta @ tau = 1``);
+        default: the largest entry of each batch is computed.
     seed : int
         Seed of the projection vector ``r`` (fixed: results do not depend on it).
     """
 
-    def __init__(self, n: int, radius: float, id_limit: int, seed: int = 0x5EED):
+    def __init__(self, n: int, radius: float, id_limit: int, amax: float | None = None, seed: int = 0x5EED):
         self.r = np.random.default_rng(seed).uniform(0.5, 1.5, n) * np.array([1.0, -1.0])[np.arange(n) % 2]
         self.r1 = float(np.abs(self.r).sum())
         self.n, self.radius = n, float(radius)
@@ -80,7 +84,8 @@ class BeliefIndex:
         self.R = 0.0  # every key is within [-R, R]
         self.delta = 1.0
         self.err = 0.0  # bound on |decoded key - key| from re-encodings
-        self.amax = 0.0  # largest |entry| seen
+        self.amax = 0.0 if amax is None else float(amax)  # bound on |entries| so far
+        self.amax_known = amax is not None
         # per level: first provisional id, first final id, sorted rows that did not become beliefs
         self.next_prov = 0
         self.levels: list[tuple[int, int]] = []
@@ -93,7 +98,8 @@ class BeliefIndex:
     def _units(self, b: np.ndarray) -> np.ndarray:
         """Fixed-point keys ``floor(b @ (r / delta) + R / delta + 2)``, uint64 ``(k,)``."""
         if b.shape[0]:
-            self.amax = max(self.amax, float(b.max()), -float(b.min()))
+            if not self.amax_known:
+                self.amax = max(self.amax, float(b.max()), -float(b.min()))
             if self.r1 * self.amax > self.R:  # |r . b| <= |r|_1 max|b_i|
                 self._rescale(2.0 * self.r1 * max(1.0, self.amax))
         u = b @ (self.r / self.delta)
@@ -142,7 +148,8 @@ class BeliefIndex:
         rep = nodes[leaders(nodes.size, np.searchsorted(nodes, i), np.searchsorted(nodes, j))]
         joined = rep != nodes
         gone = np.union1d(m_rows, nodes[joined])  # sorted rows that are not new beliefs
-        before = np.repeat(np.arange(gone.size + 1), np.diff(np.r_[0, gone + 1, k]))  # gone rows < row
+        bounds = np.concatenate([[0], gone + 1, [k]])
+        before = np.repeat(np.arange(gone.size + 1), np.diff(bounds))  # gone rows < each row
         targets = first_id + np.arange(k, dtype=np.int64) - before
         targets[m_rows] = m_ids
         targets[nodes[joined]] = targets[rep[joined]]
@@ -153,10 +160,10 @@ class BeliefIndex:
     def ids_of(self, prov: np.ndarray) -> np.ndarray:
         """Final ids of stored entries from their provisional ids: the level's first id
         plus the row, minus the rows before it that did not become beliefs."""
-        starts = np.array([lv[0] for lv in self.levels], dtype=np.int64)
-        lv = np.searchsorted(starts, prov, side="right") - 1
-        row = prov - starts[lv]
-        out = np.array([lv_[1] for lv_ in self.levels], dtype=np.int64)[lv] + row
+        levels = np.array(self.levels, dtype=np.int64).reshape(-1, 2)  # (first provisional, first id)
+        lv = np.searchsorted(levels[:, 0], prov, side="right") - 1
+        row = prov - levels[lv, 0]
+        out = levels[lv, 1] + row
         for level in np.unique(lv):  # loop over levels
             gone = self.dead[level]
             if gone is not None:
@@ -233,8 +240,16 @@ class BeliefIndex:
             return rows, ids
         order = np.lexsort((ids, rows))
         rows, ids = rows[order], ids[order]
-        first = np.r_[True, rows[1:] != rows[:-1]]
+        first = _starts(rows)
         return rows[first], ids[first]
+
+
+def _starts(a: np.ndarray) -> np.ndarray:
+    """Mask of the first entry of each run of equal values in ``a``."""
+    out = np.empty(a.size, dtype=bool)
+    out[:1] = True
+    np.not_equal(a[1:], a[:-1], out=out[1:])
+    return out
 
 
 def window_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -272,11 +287,11 @@ def leaders(k: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         i, j = i[live], j[live]
         if i.size == 0:
             break
-        group = np.r_[True, j[1:] != j[:-1]]
+        group = _starts(j)
         js = j[group]  # undecided items (ascending)
         open_ = status[i] != 2  # earlier neighbours that are (or may become) representatives
         oi, oj = i[open_], j[open_]
-        first = np.r_[True, oj[1:] != oj[:-1]] if oj.size else np.zeros(0, dtype=bool)
+        first = _starts(oj)
         fi, fj = oi[first], oj[first]
         has = np.zeros(k, dtype=bool)
         has[fj] = True

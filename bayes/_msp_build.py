@@ -66,6 +66,11 @@ class Chunks:
             out[pos] = self.parts[c][ids[pos] - starts[c]]
         return out
 
+    def consolidate(self) -> None:
+        """Join the chunks into one (later ``take`` calls are one gather)."""
+        if len(self.parts) > 1:
+            self.parts, self.starts = [np.concatenate(self.parts)], [0]
+
     def concat(self) -> np.ndarray:
         """All rows in one array; the chunks are released."""
         parts, self.parts = self.parts, []
@@ -103,9 +108,11 @@ class Builder:
         self.lev_mass = [np.ones(1)]
         self.max_depth, self.closed, self.stopped = 0, False, None
         self.index = None
+        self.last = None
         if not keep_all:
             # ids and candidate rows stay below (V + 1) cap; 2^40 is beyond any memory anyway
-            self.index = BeliefIndex(self.n, radius, id_limit=min((self.V + 1) * cap + 2, 2**40))
+            self.index = BeliefIndex(self.n, radius, id_limit=min((self.V + 1) * cap + 2, 2**40),
+                                     amax=_entry_bound(h, eta0))
             self.index.merge(self.frontier, 0, self.bel.take)
 
     # one level --------------------------------------------------------------------
@@ -137,8 +144,8 @@ class Builder:
         full = k == m * V
         if self._refuse(t, k, before=True):
             return None
-        cand = self._children(F, p, ok, full)
         flat = None if full else np.flatnonzero(ok)  # candidate -> parent row * V + symbol
+        cand = self._children(F, p, flat)
         if self.keep_all:
             targets = self.N + np.arange(k, dtype=np.int64)
             new_rows = None
@@ -149,16 +156,18 @@ class Builder:
         ns = targets.reshape(m, V) if full else np.full((m, V), -1, dtype=np.int64)
         if not full:
             ns.reshape(-1)[flat] = targets
-        self.ns.append(ns)
-        self.np_.append(p if full else np.where(ok, p, 0.0))
+        self.last = (ns, p if full else np.where(ok, p, 0.0))  # transitions of the rows just expanded
+        self.ns.append(self.last[0])
+        self.np_.append(self.last[1])
         if self.keep_all:
-            self._record_tree_level(t, cand, p, flat, full)
+            self._record_tree_level(t, cand, p, flat, targets)
         else:
             self._record_new(t, cand, new_rows, flat, full)
         return fs, m, full and (self.keep_all or new_rows.size == k)
 
-    def _children(self, F: np.ndarray, p: np.ndarray, ok: np.ndarray, full: bool) -> np.ndarray:
-        """Normalized children ``eta T[x] / Pr(x | eta)`` of the kept branches, ``(k, n)``."""
+    def _children(self, F: np.ndarray, p: np.ndarray, flat: np.ndarray | None) -> np.ndarray:
+        """Normalized children ``eta T[x] / Pr(x | eta)`` of the kept branches ``flat``
+        (parent row * V + symbol; None: all), ``(k, n)``."""
         m, V, n = F.shape[0], self.V, self.n
         if self.flat_ops is not None:
             C = (F @ self.flat_ops).reshape(m, V, n)
@@ -166,23 +175,22 @@ class Builder:
             C = np.empty((m, V, n))
             for x in range(V):
                 C[:, x, :] = F @ self.ops[x]
-        if full:
+        if flat is None:
             C /= p[:, :, None]
             return C.reshape(m * V, n)
-        flat = np.flatnonzero(ok)
         cand = C.reshape(m * V, n)[flat]
         cand /= p.reshape(-1)[flat][:, None]
         return cand
 
-    def _record_tree_level(self, t: int, cand: np.ndarray, p: np.ndarray, flat, full: bool) -> None:
-        """keep_all: every candidate is a node with its exact word probability."""
-        mass, k = self.lev_mass[-1], cand.shape[0]
-        self._record_parents(flat, full, np.arange(k) if not full else None)
-        if full:
+    def _record_tree_level(self, t: int, cand: np.ndarray, p: np.ndarray, flat, ids: np.ndarray) -> None:
+        """keep_all: every candidate is a node (ids ``ids``) with its exact word probability."""
+        mass = self.lev_mass[-1]
+        self._record_parents(flat, flat is None, None)
+        if flat is None:
             self.lev_mass.append((mass[:, None] * p).reshape(-1))
         else:
             self.lev_mass.append(mass[flat // self.V] * p.reshape(-1)[flat])
-        self.lev_ids.append(self.N + np.arange(k, dtype=np.int64))
+        self.lev_ids.append(ids)
         self._advance(t, cand)
 
     def _record_new(self, t: int, cand: np.ndarray, new_rows: np.ndarray, flat, full: bool) -> None:
@@ -190,18 +198,21 @@ class Builder:
         all_new = new_rows.size == cand.shape[0]
         self._record_parents(flat, full and all_new, new_rows)
         self._advance(t, cand if all_new else np.take(cand, new_rows, axis=0))
-        if new_rows.size == 0:
+        if new_rows.size == 0:  # closed: from now on only masses move, along fixed transitions
             self.closed = True
+            self.ns.consolidate()
+            self.np_.consolidate()
 
     def _record_parents(self, flat, every: bool, rows) -> None:
         """Parent id and symbol of the new beliefs: all children of the frontier (``every``),
-        else candidates ``rows`` (indices into ``flat``, the kept parent * V + symbol)."""
+        else candidates ``rows`` (None: all) of the kept branches ``flat`` (parent * V +
+        symbol; None: all)."""
         fs, m, V = self.frontier_start, self.frontier.shape[0], self.V
         if every:
             self.par.append(np.repeat(np.arange(fs, fs + m, dtype=np.int64), V))
             self.sym.append(np.tile(np.arange(V, dtype=np.int32), m))
             return
-        f = rows if flat is None else flat[rows]
+        f = rows if flat is None else (flat if rows is None else flat[rows])
         parent = f // V
         self.sym.append((f - parent * V).astype(np.int32))
         self.par.append(parent + fs)
@@ -239,7 +250,7 @@ class Builder:
         ids, mass = self.lev_ids[-1], self.lev_mass[-1]
         if expanded is not None and ids.size == expanded[1] and ids[0] == expanded[0] \
                 and ids[-1] == expanded[0] + expanded[1] - 1:  # exactly the rows just expanded
-            tgt, pr = self.ns.parts[-1], self.np_.parts[-1]
+            tgt, pr = self.last
             if expanded[2]:  # every child a new belief: like the word tree
                 return tgt.reshape(-1), (mass[:, None] * pr).reshape(-1)
         else:
@@ -252,6 +263,9 @@ class Builder:
             tgt, w = tgt[ok], w[ok]
         if tgt.size < 2 or bool((np.diff(tgt) > 0).all()):  # distinct and sorted already
             return tgt, w
+        if self.N <= 8 * tgt.size + 4096:  # few beliefs: dense sums over all of them
+            ids = np.flatnonzero(np.bincount(tgt, minlength=self.N))
+            return ids, np.bincount(tgt, weights=w, minlength=self.N)[ids]
         return _sum_by_id(tgt, w, self.N - self.frontier.shape[0] if expanded is not None else self.N)
 
     def _check_negative(self, p: np.ndarray) -> None:
@@ -280,7 +294,7 @@ class Builder:
         self.np_.append(np.zeros((n_unexp, self.V)))
         expanded = np.zeros(self.N, dtype=bool)
         expanded[: self.N - n_unexp] = True
-        self.index = None
+        self.index = self.last = None
         self.frontier = None
         level_ptr = np.concatenate([[0], np.cumsum([a.size for a in self.lev_ids])]).astype(np.int64)
         out = dict(level_ptr=level_ptr, expanded=expanded, max_depth=self.max_depth, closed=self.closed,
@@ -294,6 +308,15 @@ class Builder:
             out[key] = parts[0] if len(parts) == 1 else np.concatenate(parts)
             del parts
         return out
+
+
+def _entry_bound(h, eta0: np.ndarray) -> float | None:
+    """A bound on every belief entry when it is known in advance: nonnegative operators
+    and initial belief with ``tau > 0`` (HMMs) keep beliefs nonnegative with
+    ``eta @ tau = 1``, so ``eta_i <= 1 / tau_i`` (1% margin for rounding).  Else None."""
+    if h.tau.min() > 0 and eta0.min() >= 0 and h.operators.min() >= 0:
+        return 1.01 / float(h.tau.min())
+    return None
 
 
 def _sum_by_id(ids: np.ndarray, w: np.ndarray, first_new: int) -> tuple[np.ndarray, np.ndarray]:
