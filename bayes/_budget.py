@@ -16,7 +16,10 @@ fit in :data:`DEFAULT_MEMORY_BUDGET` bytes of result arrays (4.75 million for Me
 
 from __future__ import annotations
 
-__all__ = ["ManifoldTooLargeError", "DEFAULT_MEMORY_BUDGET", "bytes_per_belief", "default_cap", "too_large"]
+import os
+
+__all__ = ["ManifoldTooLargeError", "DEFAULT_MEMORY_BUDGET", "bytes_per_belief", "default_cap", "too_large",
+           "memory_bound"]
 
 #: bytes of result arrays a mixed-state presentation may take without an explicit max_beliefs
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
@@ -40,6 +43,16 @@ def bytes_per_belief(n: int, V: int, keep_all: bool = False) -> int:
 def default_cap(n: int, V: int, keep_all: bool = False) -> int:
     """Default ``max_beliefs``: ``DEFAULT_MEMORY_BUDGET // bytes_per_belief(n, V)``."""
     return max(1, DEFAULT_MEMORY_BUDGET // bytes_per_belief(n, V, keep_all))
+
+
+def memory_bound(n: int, V: int) -> int:
+    """Most beliefs that could fit in this machine's physical memory (an upper bound on
+    any presentation's size; ``2**40`` where the memory size is unknown)."""
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2**40
+    return max(1, phys // bytes_per_belief(n, V, keep_all=True))
 
 
 def format_bytes(b: float) -> str:

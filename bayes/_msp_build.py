@@ -26,7 +26,7 @@ import numpy as np
 
 from generators import NegativeProbabilityError
 
-from ._budget import bytes_per_belief, too_large
+from ._budget import bytes_per_belief, memory_bound, too_large
 from ._merge import BeliefIndex
 
 __all__ = ["Builder", "Chunks", "NEG_TOL"]
@@ -110,9 +110,10 @@ class Builder:
         self.index = None
         self.last = None
         if not keep_all:
-            # ids and candidate rows stay below (V + 1) cap; 2^40 is beyond any memory anyway
-            self.index = BeliefIndex(self.n, radius, id_limit=min((self.V + 1) * cap + 2, 2**40),
-                                     amax=_entry_bound(h, eta0))
+            # candidates ever merged: at most V per expanded belief, and the expanded beliefs
+            # fit under the cap and in memory (fewer payload bits leave more for the keys)
+            limit = (self.V + 1) * min(cap, memory_bound(self.n, self.V), 2**38) + 2
+            self.index = BeliefIndex(self.n, radius, id_limit=limit, amax=_entry_bound(h, eta0))
             self.index.merge(self.frontier, 0, self.bel.take)
 
     # one level --------------------------------------------------------------------
