@@ -94,6 +94,18 @@ class BeliefIndex:
     def __len__(self) -> int:
         return self.P.size
 
+    def start(self, b0: np.ndarray) -> None:
+        """Index the first belief (id 0) of an empty index."""
+        u = self._units(b0[None, :]) << np.uint64(self.B)
+        self.P, self.next_prov = u, 1
+        self.levels.append((0, 0))
+        self.dead.append(None)
+
+    @property
+    def last_gone(self) -> np.ndarray | None:
+        """Sorted rows of the last merged batch that did not become beliefs (None: none)."""
+        return self.dead[-1] if self.dead else None
+
     # keys -------------------------------------------------------------------------
     def _units(self, b: np.ndarray) -> np.ndarray:
         """Fixed-point keys ``floor(b @ (r / delta) + R / delta + 2)``, uint64 ``(k,)``."""
@@ -195,16 +207,11 @@ class BeliefIndex:
         """
         empty = np.zeros(0, dtype=np.int64)
         shift, U64 = np.uint64(self.B), np.uint64(U)
-        if merged.size < 2:
-            return empty, empty, empty, empty
         # adjacent entries at most U key units apart differ by less than (U + 1) << B
-        close = np.diff(merged) < ((U64 + np.uint64(1)) << shift)
-        if not close.any():
+        s = np.flatnonzero(np.diff(merged) < ((U64 + np.uint64(1)) << shift))
+        if s.size == 0:
             return empty, empty, empty, empty
-        near = np.zeros(merged.size, dtype=bool)
-        near[:-1] = close
-        near[1:] |= close
-        q = np.flatnonzero(near)
+        q = np.unique(np.concatenate([s, s + 1]))  # entries with a close neighbour
         q = q[(merged[q] & self.PAY) >= prov]  # candidates only
         uq = merged[q] >> shift
         lo = np.where(uq >= U64, uq - U64, np.uint64(0)) << shift

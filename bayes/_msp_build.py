@@ -4,20 +4,22 @@ For a frontier ``F`` of ``m`` beliefs (the beliefs first reached at depth ``t - 
 level costs two matrix products and no Python loop over beliefs:
 
 - ``P = F @ S`` with ``S[:, x] = T[x] @ tau`` ``(n, V)``: the conditional probabilities
-  ``Pr(x | eta)``, ``(m, V)``;
+  ``Pr(x | eta)``, ``(m, V)``, written straight into ``next_prob``;
 - ``C = F @ [T[0] | ... | T[V-1]]`` ``(m, V n)``: every child ``eta T[x]`` in one GEMM,
-  normalized in place by ``P`` -- the candidates, parent-major then symbol (breadth-first
-  lexicographic order).
+  written straight after the known beliefs and normalized there by ``P`` -- the
+  candidates, parent-major then symbol (breadth-first lexicographic order).
 
 Children with ``Pr(x | eta) <= zero_tol`` are pruned.  With ``keep_all`` every candidate
 is a node; otherwise candidates are merged into the known beliefs with
-:class:`~bayes._merge.BeliefIndex` (exact within ``radius``).  The mass of the distinct
-beliefs at depth ``t`` is propagated sparsely along the transitions of depth ``t - 1``.
+:class:`~bayes._merge.BeliefIndex` (exact within ``radius``) and the new ones moved
+together.  The mass of the distinct beliefs at depth ``t`` is propagated sparsely along
+the transitions of depth ``t - 1``.
 
-Results accumulate in per-level chunks (:class:`Chunks`), concatenated one field at a
-time at the end, so the peak memory is the result plus one level's candidates plus the
-largest field.  Before a level is allocated its size is checked against the belief cap
-(:mod:`bayes._budget`).
+Every field lives in one array (:class:`Rows`) reserved up front for the largest size
+the depth and the cap allow (``np.empty``: pages cost memory only once written) and
+trimmed in place at the end, so results are written once, never concatenated; the peak
+memory is the result plus one level's candidates and merge keys.  Before a level is
+allocated its size is checked against the belief cap (:mod:`bayes._budget`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import numpy as np
 
 from generators import NegativeProbabilityError
 
-from ._budget import bytes_per_belief, memory_bound, too_large
+from ._budget import DEFAULT_MEMORY_BUDGET, bytes_per_belief, memory_bound, too_large
 from ._merge import BeliefIndex
 
-__all__ = ["Builder", "Chunks", "NEG_TOL"]
+__all__ = ["Builder", "Rows", "NEG_TOL"]
 
 #: a conditional probability below -NEG_TOL is a genuinely negative probability (error)
 NEG_TOL = 1e-9
@@ -37,44 +39,55 @@ NEG_TOL = 1e-9
 FLAT_OPS_LIMIT = 64 * 2**20
 
 
-class Chunks:
-    """Rows appended level by level and read back by global row id (``take``)."""
+class Rows:
+    """Rows of one field (by belief id, or by level entry), written level by level into
+    one array reserved up front.
 
-    def __init__(self) -> None:
-        self.parts: list[np.ndarray] = []
-        self.starts: list[int] = []
-        self.size = 0
+    ``reserve`` grows by a copy into a larger array (views taken earlier stay valid but
+    stale: take views after reserving); ``result`` trims in place (``ndarray.resize``).
+    """
 
-    def append(self, a: np.ndarray) -> None:
-        self.parts.append(a)
-        self.starts.append(self.size)
-        self.size += a.shape[0]
+    def __init__(self, capacity: int, shape: tuple = (), dtype=np.float64):
+        self.a = np.empty((max(int(capacity), 1),) + tuple(shape), dtype=dtype)
+        self.n = 0
+
+    def reserve(self, extra: int) -> None:
+        need = self.n + int(extra)
+        if need > self.a.shape[0]:
+            grown = np.empty((max(need, 2 * self.a.shape[0]),) + self.a.shape[1:], dtype=self.a.dtype)
+            grown[: self.n] = self.a[: self.n]
+            self.a = grown
+
+    def push(self, x: np.ndarray) -> None:
+        """Append rows ``x``."""
+        k = len(x)
+        self.reserve(k)
+        self.a[self.n:self.n + k] = x
+        self.n += k
 
     def take(self, ids: np.ndarray) -> np.ndarray:
-        """Rows ``ids`` (any order), ``(len(ids), ...)``: one gather per chunk touched."""
-        if len(self.parts) == 1:
-            return self.parts[0][ids]
-        starts = np.asarray(self.starts)
-        which = np.searchsorted(starts, ids, side="right") - 1
-        ordered = which.size < 2 or bool(np.all(which[1:] >= which[:-1]))
-        order = None if ordered else np.argsort(which, kind="stable")
-        w = which if ordered else which[order]
-        bounds = np.searchsorted(w, np.arange(len(self.parts) + 1))
-        out = np.empty((ids.size,) + self.parts[0].shape[1:], dtype=self.parts[0].dtype)
-        for c in np.nonzero(np.diff(bounds))[0]:  # loop over levels
-            pos = np.arange(bounds[c], bounds[c + 1]) if order is None else order[bounds[c]:bounds[c + 1]]
-            out[pos] = self.parts[c][ids[pos] - starts[c]]
-        return out
+        return self.a[ids]
 
-    def consolidate(self) -> None:
-        """Join the chunks into one (later ``take`` calls are one gather)."""
-        if len(self.parts) > 1:
-            self.parts, self.starts = [np.concatenate(self.parts)], [0]
+    def result(self) -> np.ndarray:
+        """The rows written, as an array of their own (the unused reserve released)."""
+        a, self.a = self.a, None
+        if a.shape[0] != self.n:
+            try:  # realloc in place: no copy, the tail's address space is returned
+                a.resize((self.n,) + a.shape[1:], refcheck=True)
+            except ValueError:  # some view still refers to it
+                a = a[: self.n].copy()
+        return a
 
-    def concat(self) -> np.ndarray:
-        """All rows in one array; the chunks are released."""
-        parts, self.parts = self.parts, []
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+def tree_bound(V: int, depth: int, limit: int) -> int:
+    """``min(sum_{t <= depth} V^t, limit)``: the most nodes a word tree can have."""
+    total, level = 0, 1
+    for _ in range(depth + 1):  # loop over depth
+        total += level
+        if total >= limit:
+            return limit
+        level *= V
+    return total
 
 
 class Builder:
@@ -83,147 +96,169 @@ class Builder:
     ``cap`` is the belief cap; ``stop_at_cap`` stops at the last complete depth when a
     level would pass it (an explicit ``max_beliefs``), otherwise the level is refused
     with :class:`~bayes._budget.ManifoldTooLargeError` (the default memory guard).
+    The beliefs first reached at the last depth (the frontier) are ids
+    ``frontier_start .. N-1``; ``next_state``/``next_prob`` rows exist for ids below it.
     """
 
-    def __init__(self, h, eta0: np.ndarray, *, radius: float, zero_tol: float, keep_all: bool, cap: int,
-                 stop_at_cap: bool, what: str):
-        self.V, self.n = h.alphabet_size, h.dim
+    def __init__(self, h, eta0: np.ndarray, depth: int, *, radius: float, zero_tol: float, keep_all: bool,
+                 cap: int, stop_at_cap: bool, what: str):
+        self.V, self.n = V, n = h.alphabet_size, h.dim
         ops = h.operators
         self.ops = ops
-        self.flat_ops = (np.ascontiguousarray(ops.transpose(1, 0, 2).reshape(self.n, self.V * self.n))
+        self.flat_ops = (np.ascontiguousarray(ops.transpose(1, 0, 2).reshape(n, V * n))
                          if ops.nbytes <= FLAT_OPS_LIMIT else None)
         self.sym_vecs = np.ascontiguousarray(h.symbol_vectors.T)  # (n, V): column x is T[x] @ tau
         self.radius, self.zero_tol, self.keep_all = radius, zero_tol, keep_all
         self.cap, self.stop_at_cap, self.what = cap, stop_at_cap, what
-        self.N = 1
-        self.frontier = eta0[None, :].copy()  # beliefs first reached at the previous depth
-        self.frontier_start = 0
-        self.bel = Chunks()
-        self.bel.append(self.frontier)
-        self.dep = [np.zeros(1, dtype=np.int32)]
-        self.par = [np.full(1, -1, dtype=np.int64)]
-        self.sym = [np.full(1, -1, dtype=np.int32)]
-        self.ns, self.np_ = Chunks(), Chunks()
-        self.lev_ids = [np.zeros(1, dtype=np.int64)]
-        self.lev_mass = [np.ones(1)]
+        # reserve what the depth and the cap allow, up to the default budget's worth
+        rows = tree_bound(V, depth, min(cap, max(4096, DEFAULT_MEMORY_BUDGET // bytes_per_belief(n, V))) + 1)
+        self.bel = Rows(rows, (n,))
+        self.dep, self.par, self.sym = Rows(rows, (), np.int32), Rows(rows, (), np.int64), Rows(rows, (), np.int32)
+        self.ns, self.np_ = Rows(rows, (V,), np.int64), Rows(rows, (V,))
+        self.lev_ids, self.lev_mass = Rows(rows, (), np.int64), Rows(rows)
+        self.lev_sizes = [1]
+        self.bel.push(eta0[None, :])
+        self.dep.push(np.zeros(1, dtype=np.int32))
+        self.par.push(np.full(1, -1, dtype=np.int64))
+        self.sym.push(np.full(1, -1, dtype=np.int32))
+        self.lev_ids.push(np.zeros(1, dtype=np.int64))
+        self.lev_mass.push(np.ones(1))
+        self.N, self.frontier_start = 1, 0
         self.max_depth, self.closed, self.stopped = 0, False, None
-        self.index = None
-        self.last = None
+        self.index, self.expanded_from = None, 0
         if not keep_all:
             # candidates ever merged: at most V per expanded belief, and the expanded beliefs
             # fit under the cap and in memory (fewer payload bits leave more for the keys)
-            limit = (self.V + 1) * min(cap, memory_bound(self.n, self.V), 2**38) + 2
-            self.index = BeliefIndex(self.n, radius, id_limit=limit, amax=_entry_bound(h, eta0))
-            self.index.merge(self.frontier, 0, self.bel.take)
+            limit = (V + 1) * min(cap, memory_bound(n, V), 2**38) + 2
+            self.index = BeliefIndex(n, radius, id_limit=limit, amax=_entry_bound(h, eta0))
+            self.index.start(eta0)
 
     # one level --------------------------------------------------------------------
     def step(self, t: int) -> bool:
         """Build depth ``t``; False when stopped (cap reached, or keep_all with nothing left)."""
-        expanded = None
-        if self.frontier.shape[0]:
-            expanded = self._expand(t)
-            if expanded is None:
+        plain = None
+        if self.N > self.frontier_start:
+            plain = self._expand(t)
+            if plain is None:
                 return False
         elif self.keep_all:
             return False  # every branch pruned: nothing deeper
         if not self.keep_all:
-            ids, mass = self._propagate(expanded)
-            self.lev_ids.append(ids)
-            self.lev_mass.append(mass)
+            ids, mass = self._propagate(plain)
+            self.lev_ids.push(ids)
+            self.lev_mass.push(mass)
+            self.lev_sizes.append(ids.size)
         self.max_depth = t
         return True
 
-    def _expand(self, t: int) -> tuple[int, int, bool] | None:
-        """Children of the frontier; returns ``(start, m, plain)`` of the expanded rows
-        (``plain``: no branch pruned, every child new), or None when stopped."""
-        F, fs = self.frontier, self.frontier_start
-        m, V = F.shape[0], self.V
-        p = F @ self.sym_vecs  # (m, V) conditional probabilities (the frontier is normalized)
+    def _expand(self, t: int) -> bool | None:
+        """Children of the frontier; True when plain (no branch pruned, every child new),
+        None when stopped at the cap."""
+        fs, N, V = self.frontier_start, self.N, self.V
+        m = N - fs
+        self.expanded_from = fs
+        self.np_.reserve(m)
+        p = self.np_.a[fs:N]
+        np.matmul(self.bel.a[fs:N], self.sym_vecs, out=p)  # (m, V) Pr(x | eta), the frontier is normalized
         self._check_negative(p)
         ok = p > self.zero_tol
         k = int(np.count_nonzero(ok))
-        full = k == m * V
         if self._refuse(t, k, before=True):
             return None
-        flat = None if full else np.flatnonzero(ok)  # candidate -> parent row * V + symbol
-        cand = self._children(F, p, flat)
+        flat = None if k == m * V else np.flatnonzero(ok)  # candidate -> parent row * V + symbol
+        cand = self._children(p, flat)  # rows N .. N+k-1 of the beliefs
+        if flat is not None:
+            p[~ok] = 0.0
         if self.keep_all:
-            targets = self.N + np.arange(k, dtype=np.int64)
-            new_rows = None
+            targets, new_rows = N + np.arange(k, dtype=np.int64), None
         else:
-            targets, new_rows = self.index.merge(cand, self.N, self.bel.take)
+            targets, new_rows = self.index.merge(cand, N, self.bel.take)
             if self._refuse(t, new_rows.size, before=False):
                 return None
-        ns = targets.reshape(m, V) if full else np.full((m, V), -1, dtype=np.int64)
-        if not full:
-            ns.reshape(-1)[flat] = targets
-        self.last = (ns, p if full else np.where(ok, p, 0.0))  # transitions of the rows just expanded
-        self.ns.append(self.last[0])
-        self.np_.append(self.last[1])
-        if self.keep_all:
-            self._record_tree_level(t, cand, p, flat, targets)
+        self.np_.n = N
+        self.ns.reserve(m)
+        if flat is None:
+            self.ns.a[fs:N] = targets.reshape(m, V)
         else:
-            self._record_new(t, cand, new_rows, flat, full)
-        return fs, m, full and (self.keep_all or new_rows.size == k)
+            self.ns.a[fs:N] = -1
+            self.ns.a[fs:N].reshape(-1)[flat] = targets
+        self.ns.n = N
+        if self.keep_all:
+            self._record_tree_level(t, p, flat, targets)
+            return flat is None
+        self._record_new(t, cand, new_rows, flat)
+        return flat is None and new_rows.size == k
 
-    def _children(self, F: np.ndarray, p: np.ndarray, flat: np.ndarray | None) -> np.ndarray:
+    def _children(self, p: np.ndarray, flat: np.ndarray | None) -> np.ndarray:
         """Normalized children ``eta T[x] / Pr(x | eta)`` of the kept branches ``flat``
-        (parent row * V + symbol; None: all), ``(k, n)``."""
-        m, V, n = F.shape[0], self.V, self.n
+        (parent row * V + symbol; None: all), written as belief rows ``N ..``: ``(k, n)``."""
+        fs, N, V, n = self.frontier_start, self.N, self.V, self.n
+        m, k = N - fs, (N - fs) * V if flat is None else flat.size
+        self.bel.reserve(k)
+        F, out = self.bel.a[fs:N], self.bel.a[N:N + k]
+        if flat is None and self.flat_ops is not None:
+            np.matmul(F, self.flat_ops, out=out.reshape(m, V * n))
+            out.reshape(m, V, n)[...] /= p[:, :, None]
+            return out
         if self.flat_ops is not None:
-            C = (F @ self.flat_ops).reshape(m, V, n)
+            C = (F @ self.flat_ops).reshape(m * V, n)
         else:  # very large operators: one product per symbol instead of a stacked copy
             C = np.empty((m, V, n))
             for x in range(V):
                 C[:, x, :] = F @ self.ops[x]
+            C = C.reshape(m * V, n)
+        pf = p.reshape(-1)
         if flat is None:
-            C /= p[:, :, None]
-            return C.reshape(m * V, n)
-        cand = C.reshape(m * V, n)[flat]
-        cand /= p.reshape(-1)[flat][:, None]
-        return cand
+            out[...] = C
+            out /= pf[:, None]
+        else:
+            np.take(C, flat, axis=0, out=out)
+            out /= pf[flat][:, None]
+        return out
 
-    def _record_tree_level(self, t: int, cand: np.ndarray, p: np.ndarray, flat, ids: np.ndarray) -> None:
+    def _record_tree_level(self, t: int, p: np.ndarray, flat, ids: np.ndarray) -> None:
         """keep_all: every candidate is a node (ids ``ids``) with its exact word probability."""
-        mass = self.lev_mass[-1]
+        mass = self.lev_mass.a[self.lev_mass.n - self.lev_sizes[-1]:self.lev_mass.n]
         self._record_parents(flat, flat is None, None)
         if flat is None:
-            self.lev_mass.append((mass[:, None] * p).reshape(-1))
+            self.lev_mass.push((mass[:, None] * p).reshape(-1))
         else:
-            self.lev_mass.append(mass[flat // self.V] * p.reshape(-1)[flat])
-        self.lev_ids.append(ids)
-        self._advance(t, cand)
+            self.lev_mass.push(mass[flat // self.V] * p.reshape(-1)[flat])
+        self.lev_ids.push(ids)
+        self.lev_sizes.append(ids.size)
+        self._advance(t, ids.size)
 
-    def _record_new(self, t: int, cand: np.ndarray, new_rows: np.ndarray, flat, full: bool) -> None:
-        """Merged mode: keep the candidates that became new beliefs."""
-        all_new = new_rows.size == cand.shape[0]
-        self._record_parents(flat, full and all_new, new_rows)
-        self._advance(t, cand if all_new else np.take(cand, new_rows, axis=0))
-        if new_rows.size == 0:  # closed: from now on only masses move, along fixed transitions
+    def _record_new(self, t: int, cand: np.ndarray, new_rows: np.ndarray, flat) -> None:
+        """Merged mode: the candidates that became new beliefs move to rows ``N ..``."""
+        q = new_rows.size
+        all_new = q == cand.shape[0]
+        if not all_new:  # move rows up, in place (ascending rows: a row is read before overwritten)
+            np.take(cand, new_rows, axis=0, out=self.bel.a[self.N:self.N + q], mode="clip")
+        self._record_parents(flat, flat is None and all_new, new_rows)
+        self._advance(t, q)
+        if q == 0:  # closed: from now on only masses move, along fixed transitions
             self.closed = True
-            self.ns.consolidate()
-            self.np_.consolidate()
 
     def _record_parents(self, flat, every: bool, rows) -> None:
         """Parent id and symbol of the new beliefs: all children of the frontier (``every``),
         else candidates ``rows`` (None: all) of the kept branches ``flat`` (parent * V +
         symbol; None: all)."""
-        fs, m, V = self.frontier_start, self.frontier.shape[0], self.V
+        fs, m, V = self.frontier_start, self.N - self.frontier_start, self.V
         if every:
-            self.par.append(np.repeat(np.arange(fs, fs + m, dtype=np.int64), V))
-            self.sym.append(np.tile(np.arange(V, dtype=np.int32), m))
+            self.par.push(np.repeat(np.arange(fs, fs + m, dtype=np.int64), V))
+            self.sym.push(np.tile(np.arange(V, dtype=np.int32), m))
             return
         f = rows if flat is None else (flat if rows is None else flat[rows])
         parent = f // V
-        self.sym.append((f - parent * V).astype(np.int32))
-        self.par.append(parent + fs)
+        self.sym.push((f - parent * V).astype(np.int32))
+        self.par.push(parent + fs)
 
-    def _advance(self, t: int, new: np.ndarray) -> None:
-        self.bel.append(new)
-        self.dep.append(np.full(new.shape[0], t, dtype=np.int32))
+    def _advance(self, t: int, q: int) -> None:
+        """``q`` new beliefs (already in rows ``N .. N+q-1``) become the frontier."""
+        self.bel.n = self.N + q
+        self.dep.push(np.full(q, t, dtype=np.int32))
         self.frontier_start = self.N
-        self.frontier = new
-        self.N += new.shape[0]
+        self.N += q
 
     def _refuse(self, t: int, count: int, before: bool) -> bool:
         """Check a level against the cap: True to stop here, or raise (default guard).
@@ -246,14 +281,24 @@ class Builder:
         raise too_large(self.what, t, total, self.max_depth, self.N, self.cap,
                         bytes_per_belief(self.n, self.V, self.keep_all), default=True)
 
-    def _propagate(self, expanded: tuple[int, int, bool] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Mass at this depth from the previous depth's mass and transitions (sparse)."""
-        ids, mass = self.lev_ids[-1], self.lev_mass[-1]
-        if expanded is not None and ids.size == expanded[1] and ids[0] == expanded[0] \
-                and ids[-1] == expanded[0] + expanded[1] - 1:  # exactly the rows just expanded
-            tgt, pr = self.last
-            if expanded[2]:  # every child a new belief: like the word tree
+    def _propagate(self, plain: bool | None) -> tuple[np.ndarray, np.ndarray]:
+        """Mass at this depth from the previous depth's mass and transitions (sparse).
+
+        ``plain`` is None when nothing was expanded (a closed presentation), else whether
+        the level just built was plain (every child of the frontier a new belief)."""
+        end = self.lev_ids.n
+        ids = self.lev_ids.a[end - self.lev_sizes[-1]:end]
+        mass = self.lev_mass.a[end - self.lev_sizes[-1]:end]
+        first_new = self.frontier_start  # ids of beliefs new at this depth start here
+        a = self.expanded_from
+        if plain is not None and ids.size == first_new - a and ids[0] == a and ids[-1] == first_new - 1:
+            # exactly the rows just expanded
+            tgt, pr = self.ns.a[a:first_new], self.np_.a[a:first_new]
+            if plain:  # every child a new belief: like the word tree
                 return tgt.reshape(-1), (mass[:, None] * pr).reshape(-1)
+            gone = self.index.last_gone
+            if gone is not None and tgt.min() >= 0:  # nothing pruned, some children merged
+                return _merged_level(tgt.reshape(-1), (mass[:, None] * pr).reshape(-1), gone, first_new)
         else:
             tgt, pr = self.ns.take(ids), self.np_.take(ids)
         w = mass[:, None] * pr
@@ -267,7 +312,7 @@ class Builder:
         if self.N <= 8 * tgt.size + 4096:  # few beliefs: dense sums over all of them
             ids = np.flatnonzero(np.bincount(tgt, minlength=self.N))
             return ids, np.bincount(tgt, weights=w, minlength=self.N)[ids]
-        return _sum_by_id(tgt, w, self.N - self.frontier.shape[0] if expanded is not None else self.N)
+        return _sum_by_id(tgt, w, first_new)
 
     def _check_negative(self, p: np.ndarray) -> None:
         bad = p < -NEG_TOL
@@ -280,7 +325,7 @@ class Builder:
             )
 
     def _word_of(self, i: int) -> tuple[int, ...]:
-        par, sym = np.concatenate(self.par), np.concatenate(self.sym)
+        par, sym = self.par.a, self.sym.a
         out = []
         while i > 0:  # one word, for an error message
             out.append(int(sym[i]))
@@ -289,26 +334,21 @@ class Builder:
 
     # result -----------------------------------------------------------------------
     def fields(self) -> dict:
-        """The BeliefManifold fields; chunks are concatenated one field at a time and freed."""
-        n_unexp = self.N - self.ns.size  # rows of the deepest (unexpanded) level: -1 / 0
-        self.ns.append(np.full((n_unexp, self.V), -1, dtype=np.int64))
-        self.np_.append(np.zeros((n_unexp, self.V)))
-        expanded = np.zeros(self.N, dtype=bool)
-        expanded[: self.N - n_unexp] = True
-        self.index = self.last = None
-        self.frontier = None
-        level_ptr = np.concatenate([[0], np.cumsum([a.size for a in self.lev_ids])]).astype(np.int64)
-        out = dict(level_ptr=level_ptr, expanded=expanded, max_depth=self.max_depth, closed=self.closed,
-                   keep_all=self.keep_all, stopped=self.stopped)
-        for key, name in (("beliefs", "bel"), ("next_state", "ns"), ("next_prob", "np_")):
-            out[key] = getattr(self, name).concat()
-        for key, name in (("depth", "dep"), ("parent", "par"), ("symbol", "sym"), ("level_ids", "lev_ids"),
-                          ("level_mass", "lev_mass")):
-            parts = getattr(self, name)
-            setattr(self, name, None)
-            out[key] = parts[0] if len(parts) == 1 else np.concatenate(parts)
-            del parts
-        return out
+        """The BeliefManifold fields, each trimmed in place (no copies)."""
+        N, done = self.N, self.ns.n  # rows of the deepest (unexpanded) level: -1 / 0
+        for rows, fill in ((self.ns, -1), (self.np_, 0.0)):
+            rows.reserve(N - done)
+            rows.a[done:N] = fill
+            rows.n = N
+        expanded = np.zeros(N, dtype=bool)
+        expanded[:done] = True
+        self.index = None
+        level_ptr = np.concatenate([[0], np.cumsum(self.lev_sizes)]).astype(np.int64)
+        return dict(level_ptr=level_ptr, expanded=expanded, max_depth=self.max_depth, closed=self.closed,
+                    keep_all=self.keep_all, stopped=self.stopped, beliefs=self.bel.result(),
+                    next_state=self.ns.result(), next_prob=self.np_.result(), depth=self.dep.result(),
+                    parent=self.par.result(), symbol=self.sym.result(), level_ids=self.lev_ids.result(),
+                    level_mass=self.lev_mass.result())
 
 
 def _entry_bound(h, eta0: np.ndarray) -> float | None:
@@ -318,6 +358,24 @@ def _entry_bound(h, eta0: np.ndarray) -> float | None:
     if h.tau.min() > 0 and eta0.min() >= 0 and h.operators.min() >= 0:
         return 1.01 / float(h.tau.min())
     return None
+
+
+def _merged_level(tgt: np.ndarray, w: np.ndarray, gone: np.ndarray, first_new: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct targets and summed weights of a level where every child was kept and the
+    children ``gone`` (sorted) joined other beliefs: the others are the new beliefs
+    ``first_new, first_new+1, ...`` in order, each once; the gone ones add to new or old
+    beliefs."""
+    mass_new = np.delete(w, gone)
+    tg, wg = tgt[gone], w[gone]
+    into_new = tg >= first_new
+    np.add.at(mass_new, tg[into_new] - first_new, wg[into_new])
+    new_ids = np.arange(first_new, first_new + mass_new.size, dtype=np.int64)
+    if into_new.all():
+        return new_ids, mass_new
+    old, inv = np.unique(tg[~into_new], return_inverse=True)
+    old_mass = np.bincount(inv.reshape(-1), weights=wg[~into_new], minlength=old.size)
+    return np.concatenate([old, new_ids]), np.concatenate([old_mass, mass_new])
 
 
 def _sum_by_id(ids: np.ndarray, w: np.ndarray, first_new: int) -> tuple[np.ndarray, np.ndarray]:

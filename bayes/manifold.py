@@ -376,7 +376,7 @@ def mixed_state_presentation(
     eta0 = _initial_belief(g, h, initial)
     name = g.name or type(g).__name__
     cap = max_beliefs if max_beliefs is not None else default_cap(h.dim, h.alphabet_size, keep_all)
-    builder = Builder(h, eta0, radius=tol * max(1.0, float(np.abs(eta0).max())), zero_tol=zero_tol,
+    builder = Builder(h, eta0, depth, radius=tol * max(1.0, float(np.abs(eta0).max())), zero_tol=zero_tol,
                       keep_all=keep_all, cap=cap, stop_at_cap=max_beliefs is not None,
                       what=f"mixed_state_presentation({name})")
     bar = progress_bar(progress, depth, f"MSP {name}", auto=depth >= 8)

@@ -207,3 +207,43 @@ def test_window_pairs():
 def test_index_rejects_impossible_id_limits():
     with pytest.raises(ValueError, match="id_limit"):
         BeliefIndex(3, 1e-9, id_limit=2**60)
+
+
+# ---------------------------------------------------------------------- mass sums
+def _reference_sums(ids, w):
+    uniq, inv = np.unique(ids, return_inverse=True)
+    return uniq, np.bincount(inv.reshape(-1), weights=w, minlength=uniq.size)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(0, 5000), st.integers(0, 300))
+def test_sum_by_id_matches_unique_and_bincount(seed, k, first_new, span):
+    from bayes._msp_build import _sum_by_id
+
+    rng = np.random.default_rng(seed)
+    ids = np.concatenate([rng.integers(0, first_new + 1, k // 3),  # old beliefs (wide range)
+                          first_new + rng.integers(0, span + 1, k - k // 3)])
+    ids = ids[rng.permutation(k)]
+    w = rng.random(k)
+    got, ref = _sum_by_id(ids, w, first_new), _reference_sums(ids, w)
+    assert got[0].tolist() == ref[0].tolist()
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 200), st.integers(0, 50))
+def test_merged_level_matches_unique_and_bincount(seed, k, first_new):
+    from bayes._msp_build import _merged_level
+
+    rng = np.random.default_rng(seed)
+    gone = np.flatnonzero(rng.random(k) < 0.3)
+    n_new = k - gone.size
+    tgt = np.empty(k, dtype=np.int64)
+    tgt[np.setdiff1d(np.arange(k), gone)] = first_new + np.arange(n_new)
+    if first_new + n_new == 0:
+        return
+    tgt[gone] = rng.integers(0, first_new + n_new, gone.size)  # gone children join an old or a new belief
+    w = rng.random(k)
+    got, ref = _merged_level(tgt, w, gone, first_new), _reference_sums(tgt, w)
+    assert got[0].tolist() == ref[0].tolist()
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-12)
