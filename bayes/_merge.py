@@ -61,6 +61,9 @@ class BeliefIndex:
         Merge radius in the max-norm.
     id_limit : int
         Upper bound on provisional ids: the number of candidates ever merged.
+    capacity : int
+        Entries to reserve room for (known beliefs plus one level's candidates); the
+        index grows beyond it by doubling.
     amax : float, optional
         A bound on ``|eta_i|`` known in advance (e.g. ``1 / min(tau)`` for nonnegative
         operators and ``tau > 0``: beliefs are then nonnegative with ``eta @ tau = 1``);
@@ -69,7 +72,8 @@ class BeliefIndex:
         Seed of the projection vector ``r`` (fixed: results do not depend on it).
     """
 
-    def __init__(self, n: int, radius: float, id_limit: int, amax: float | None = None, seed: int = 0x5EED):
+    def __init__(self, n: int, radius: float, id_limit: int, capacity: int = 1024, amax: float | None = None,
+                 seed: int = 0x5EED):
         self.r = np.random.default_rng(seed).uniform(0.5, 1.5, n) * np.array([1.0, -1.0])[np.arange(n) % 2]
         self.r1 = float(np.abs(self.r).sum())
         self.n, self.radius = n, float(radius)
@@ -80,7 +84,8 @@ class BeliefIndex:
         if self.KB < 16:
             raise ValueError(f"id_limit={id_limit} leaves too few key bits for the packed index")
         self.PAY = np.uint64((1 << self.B) - 1)
-        self.P = np.zeros(0, dtype=np.uint64)
+        self.buf = np.empty(max(1, int(capacity)), dtype=np.uint64)  # index buf[:size], then candidates
+        self.size = 0
         self.R = 0.0  # every key is within [-R, R]
         self.delta = 1.0
         self.err = 0.0  # bound on |decoded key - key| from re-encodings
@@ -92,12 +97,28 @@ class BeliefIndex:
         self.dead: list[np.ndarray | None] = []
 
     def __len__(self) -> int:
-        return self.P.size
+        return self.size
+
+    @property
+    def P(self) -> np.ndarray:
+        """The sorted packed entries of the known beliefs, ``(N,)`` uint64 (a view)."""
+        return self.buf[: self.size]
+
+    def _set(self, entries: np.ndarray) -> None:
+        self.buf, self.size = entries, entries.size
+
+    def _reserve(self, total: int) -> None:
+        if self.buf.size < total:
+            grown = np.empty(max(total, 2 * self.buf.size), dtype=np.uint64)
+            grown[: self.size] = self.buf[: self.size]
+            self.buf = grown
 
     def start(self, b0: np.ndarray) -> None:
         """Index the first belief (id 0) of an empty index."""
-        u = self._units(b0[None, :]) << np.uint64(self.B)
-        self.P, self.next_prov = u, 1
+        self._check_range(b0[None, :])
+        self._reserve(1)
+        self._pack(b0[None, :], self.buf[:1], 0)
+        self.size, self.next_prov = 1, 1
         self.levels.append((0, 0))
         self.dead.append(None)
 
@@ -107,25 +128,31 @@ class BeliefIndex:
         return self.dead[-1] if self.dead else None
 
     # keys -------------------------------------------------------------------------
-    def _units(self, b: np.ndarray) -> np.ndarray:
-        """Fixed-point keys ``floor(b @ (r / delta) + R / delta + 2)``, uint64 ``(k,)``."""
+    def _check_range(self, b: np.ndarray) -> None:
+        """Widen the key range ``R`` if ``b`` may leave it (``|r . b| <= |r|_1 max|b_i|``)."""
         if b.shape[0]:
             if not self.amax_known:
                 self.amax = max(self.amax, float(b.max()), -float(b.min()))
-            if self.r1 * self.amax > self.R:  # |r . b| <= |r|_1 max|b_i|
+            if self.r1 * self.amax > self.R:
                 self._rescale(2.0 * self.r1 * max(1.0, self.amax))
-        u = b @ (self.r / self.delta)
-        u += self.R / self.delta + 2.0  # in [1.5, 2^KB - 5.5]: no overflow into the payload
-        return u.astype(np.uint64)  # truncation = floor
+
+    def _pack(self, b: np.ndarray, out: np.ndarray, prov: int) -> None:
+        """``out[j] = floor(b[j] @ (r / delta) + R / delta + 2) << B | (prov + j)``, in place:
+        the keys are computed as float64 in ``out``'s memory, then cast there."""
+        fv = out.view(np.float64)
+        np.matmul(b, self.r / self.delta, out=fv)
+        np.add(fv, self.R / self.delta + 2.0, out=out, casting="unsafe")  # in [1.5, 2^KB - 5.5]; floor
+        out <<= np.uint64(self.B)
+        out |= np.arange(prov, prov + out.size, dtype=np.uint64)
 
     def _rescale(self, R: float) -> None:
         """New key range ``[-R, R]``; known keys are re-encoded (monotone, err += 1.5 delta)."""
         delta = 2.0 * R / (2.0**self.KB - 8)
-        if self.P.size:
-            shift = np.uint64(self.B)
-            old = ((self.P >> shift).astype(float) - 2.0) * self.delta - self.R
+        if self.size:
+            shift, P = np.uint64(self.B), self.P
+            old = ((P >> shift).astype(float) - 2.0) * self.delta - self.R
             u = np.floor((old + R) / delta + 2.0).clip(0, 2.0**self.KB - 1).astype(np.uint64)
-            self.P = np.sort((u << shift) | (self.P & self.PAY), kind="stable")
+            self._set(np.sort((u << shift) | (P & self.PAY), kind="stable"))
             self.err += 1.5 * delta
         self.R, self.delta = R, delta
 
@@ -143,18 +170,18 @@ class BeliefIndex:
         (ascending) rows that became new beliefs, numbered ``first_id, first_id+1, ...``
         in row order.  The new beliefs join the index.
         """
-        k, prov = b.shape[0], self.next_prov
-        u = self._units(b)
+        k, prov, N = b.shape[0], self.next_prov, self.size
+        self._check_range(b)
+        self._reserve(N + k)
+        self._pack(b, self.buf[N:N + k], prov)
+        merged = self._sort(N, k)
         U = self.window()
-        u <<= np.uint64(self.B)
-        u |= np.arange(prov, prov + k, dtype=np.uint64)  # payload: provisional id
-        merged = self._sorted_with(u)
-        m_rows, m_ids, i, j = self._neighbours(b, merged, U, prov, known)
+        m_rows, m_ids, i, j, near_rows, near_pos = self._neighbours(b, merged, U, prov, known)
         self.next_prov += k
         self.levels.append((prov, first_id))
         if m_rows.size == 0 and i.size == 0:  # nothing within radius: all new, ids in row order
             self.dead.append(None)
-            self.P = merged
+            self.size = N + k
             return first_id + np.arange(k, dtype=np.int64), np.arange(k)
         nodes = np.unique(np.concatenate([i, j]))
         rep = nodes[leaders(nodes.size, np.searchsorted(nodes, i), np.searchsorted(nodes, j))]
@@ -166,7 +193,9 @@ class BeliefIndex:
         targets[m_rows] = m_ids
         targets[nodes[joined]] = targets[rep[joined]]
         self.dead.append(gone)
-        self.P = np.delete(merged, np.searchsorted(merged, u[gone]))
+        kept = np.delete(merged, near_pos[np.isin(near_rows, gone)])  # gone rows all had a near neighbour
+        self.buf[: kept.size] = kept
+        self.size = kept.size
         return targets, np.delete(np.arange(k), gone)
 
     def ids_of(self, prov: np.ndarray) -> np.ndarray:
@@ -183,18 +212,19 @@ class BeliefIndex:
                 out[sel] -= np.searchsorted(gone, row[sel])
         return out
 
-    def _sorted_with(self, u: np.ndarray) -> np.ndarray:
-        """The known entries and the packed candidates ``u``, sorted: one sort of everything
-        when the candidates dominate, else a sort of ``u`` and a merge of the two sorted runs
-        (``O(N + k)``).  The same array either way (entries are distinct).  Sorted as
-        float64 bit patterns (nonnegative finite: the same order)."""
-        if self.P.size and u.size < self.P.size // 2:
-            out = np.concatenate([self.P, np.sort(u.view(np.float64)).view(np.uint64)])
-            out.view(np.float64).sort(kind="stable")
-            return out
-        out = np.concatenate([self.P, u]) if self.P.size else u.copy()
-        out.view(np.float64).sort()
-        return out
+    def _sort(self, N: int, k: int) -> np.ndarray:
+        """Sort the known entries ``buf[:N]`` with the packed candidates ``buf[N:N+k]``, in
+        place: one sort of everything when the candidates dominate, else a sort of the
+        candidates and a merge of the two sorted runs (``O(N + k)``, no re-sorting of the
+        index).  The same result either way (entries are distinct).  Sorted as float64 bit
+        patterns (nonnegative finite: the same order)."""
+        merged = self.buf[: N + k]
+        if N and k < N // 2:
+            self.buf[N:N + k].view(np.float64).sort()
+            merged.view(np.float64).sort(kind="stable")
+        else:
+            merged.view(np.float64).sort()
+        return merged
 
     def _neighbours(self, b, merged, U: int, prov: int, known) -> tuple:
         """Candidates within ``radius`` of a known belief or of each other.
@@ -202,17 +232,19 @@ class BeliefIndex:
         Entries of the merged sorted run whose neighbour is within ``U`` key units are
         the only ones that can have a belief within ``radius``; only their windows are
         searched and checked exactly.  Returns ``(rows, ids)`` (each matched candidate row
-        and the smallest known id within ``radius``) and the close candidate pairs
-        ``(i, j)``, ``i < j``, neither matched.
+        and the smallest known id within ``radius``), the close candidate pairs ``(i, j)``,
+        ``i < j``, neither matched, and the rows and positions in ``merged`` of the
+        candidates searched (every candidate that can merge is among them).
         """
         empty = np.zeros(0, dtype=np.int64)
         shift, U64 = np.uint64(self.B), np.uint64(U)
         # adjacent entries at most U key units apart differ by less than (U + 1) << B
         s = np.flatnonzero(np.diff(merged) < ((U64 + np.uint64(1)) << shift))
         if s.size == 0:
-            return empty, empty, empty, empty
+            return empty, empty, empty, empty, empty, empty
         q = np.unique(np.concatenate([s, s + 1]))  # entries with a close neighbour
         q = q[(merged[q] & self.PAY) >= prov]  # candidates only
+        q_rows = (merged[q] & self.PAY).astype(np.int64) - prov
         uq = merged[q] >> shift
         lo = np.where(uq >= U64, uq - U64, np.uint64(0)) << shift
         hi = (np.minimum(uq + U64, np.uint64((1 << (64 - self.B)) - 1)) << shift) | self.PAY
@@ -234,7 +266,7 @@ class BeliefIndex:
             matched[m_rows] = True
             ok = ~(matched[i] | matched[j])
             i, j = i[ok], j[ok]
-        return m_rows, m_ids, i, j
+        return m_rows, m_ids, i, j, q_rows, q
 
     def _known_pairs(self, b, rows, ids, known) -> tuple[np.ndarray, np.ndarray]:
         """Exact check of (candidate row, known id) pairs: each matched row (ascending) and

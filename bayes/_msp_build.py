@@ -130,7 +130,7 @@ class Builder:
             # candidates ever merged: at most V per expanded belief, and the expanded beliefs
             # fit under the cap and in memory (fewer payload bits leave more for the keys)
             limit = (V + 1) * min(cap, memory_bound(n, V), 2**38) + 2
-            self.index = BeliefIndex(n, radius, id_limit=limit, amax=_entry_bound(h, eta0))
+            self.index = BeliefIndex(n, radius, id_limit=limit, capacity=rows, amax=_entry_bound(h, eta0))
             self.index.start(eta0)
 
     # one level --------------------------------------------------------------------
