@@ -232,8 +232,8 @@ class Builder:
         """Merged mode: the candidates that became new beliefs move to rows ``N ..``."""
         q = new_rows.size
         all_new = q == cand.shape[0]
-        if not all_new:  # move rows up, in place (ascending rows: a row is read before overwritten)
-            np.take(cand, new_rows, axis=0, out=self.bel.a[self.N:self.N + q], mode="clip")
+        if not all_new:  # move the new rows up
+            self.bel.a[self.N:self.N + q] = np.take(cand, new_rows, axis=0)
         self._record_parents(flat, flat is None and all_new, new_rows)
         self._advance(t, q)
         if q == 0:  # closed: from now on only masses move, along fixed transitions
@@ -249,9 +249,10 @@ class Builder:
             self.sym.push(np.tile(np.arange(V, dtype=np.int32), m))
             return
         f = rows if flat is None else (flat if rows is None else flat[rows])
+        f = f.astype(np.int32) if f.size and f[-1] < 2**31 else f  # (int32 division is many times faster)
         parent = f // V
-        self.sym.push((f - parent * V).astype(np.int32))
-        self.par.push(parent + fs)
+        self.sym.push(f - parent * V)
+        self.par.push(np.add(parent, fs, dtype=np.int64))
 
     def _advance(self, t: int, q: int) -> None:
         """``q`` new beliefs (already in rows ``N .. N+q-1``) become the frontier."""
