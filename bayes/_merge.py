@@ -18,7 +18,9 @@ fixed point, ``u = floor((k + R) / delta) + 2`` with ``delta = 2R / (2^KB - 8)``
 index, when a belief leaves it) and ``KB`` leaves ``B`` bits for the payload and keeps
 the rounding of ``b @ (r / delta)`` under half a unit.  A window is then
 ``U = |r|_1 radius / delta + err / delta + 3`` units, ``err`` the re-encoding error
-(0 until a re-encoding): still exact, only a few more beliefs to check.
+(0 until a re-encoding): still exact, only a few more beliefs to check.  The entries
+live in one buffer with room for a level's candidates after them, which are packed,
+cast and sorted in place.
 
 Payloads are *provisional* ids: a counter over all candidates ever packed, so candidates
 are told from known beliefs (payload ``>=`` the level's first provisional id) without a

@@ -1,6 +1,6 @@
 """Benchmarks of ``bayes``: ratios against baselines measured in the same run.
 
-Run:  python benchmarks/bench_bayes.py            (about a minute and a half on 2 cores)
+Run:  python benchmarks/bench_bayes.py            (under a minute on 2 cores)
       python benchmarks/bench_bayes.py --quick    (skips the depth-14 subprocess runs)
 
 Times are CPU time of the benchmark's thread (``time.thread_time``, BLAS single-threaded):
