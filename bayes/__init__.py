@@ -2,7 +2,8 @@
 generators.
 
 - :func:`belief_trajectories` -- beliefs and log prefix probabilities of a batch of words;
-- :func:`mixed_state_presentation` -- the belief manifold (:class:`BeliefManifold`);
+- :func:`mixed_state_presentation` -- the belief manifold (:class:`BeliefManifold`); a
+  presentation too large for its belief cap raises :class:`ManifoldTooLargeError`;
 - geometry: :func:`barycentric_coordinates`, :func:`bloch_vectors`,
   :func:`affine_projection`, :func:`affine_dimension`, :func:`linear_map`,
   :func:`representation_map`;
@@ -30,7 +31,7 @@ from .geometry import (
 from ._util import Estimate
 from .attention_rates import AttentionRates, attention_decay_rates
 from .information import block_entropy, entropy_rate, excess_entropy, myopic_entropy, statistical_complexity
-from .manifold import BeliefManifold, mixed_state_presentation
+from .manifold import BeliefManifold, ManifoldTooLargeError, mixed_state_presentation
 from .plots import plot_beliefs
 from .trajectories import BeliefTrajectories, belief_trajectories
 
@@ -38,7 +39,7 @@ _LAZY = {"ExactGHMM", "exact_generator", "exact_belief", "exact_names"}
 
 __all__ = [
     "belief_trajectories", "BeliefTrajectories",
-    "mixed_state_presentation", "BeliefManifold",
+    "mixed_state_presentation", "BeliefManifold", "ManifoldTooLargeError",
     "barycentric_coordinates", "bloch_vectors", "affine_projection", "AffineProjection",
     "affine_dimension", "linear_map", "LinearMap", "representation_map",
     "plot_beliefs", "attention_decay_rates", "AttentionRates",

@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from generators.validation import check_real
 from generators import Generator, ProductGenerator
 
+from ._budget import ManifoldTooLargeError
 from ._util import Estimate, as_generator, check_base, check_positive_int, entropy_rows
 from .manifold import DEFAULT_TOL, BeliefManifold, mixed_state_presentation
 
@@ -35,7 +37,7 @@ __all__ = ["myopic_entropy", "block_entropy", "entropy_rate", "excess_entropy", 
 
 
 def myopic_entropy(g: Generator | BeliefManifold, L: int, base: float = 2, *, tol: float = DEFAULT_TOL,
-                   progress: bool | None = None) -> np.ndarray:
+                   max_beliefs: int | None = None, progress: bool | None = None) -> np.ndarray:
     """Myopic entropies ``h(1..L)``: the optimal next-symbol loss at positions ``1..L``.
 
     ``h(k) = H[X_k | X_1..X_{k-1}] = sum_eta mass_{k-1}(eta) H(Pr(. | eta))``, summed over the
@@ -50,17 +52,33 @@ def myopic_entropy(g: Generator | BeliefManifold, L: int, base: float = 2, *, to
     L : int >= 1
     base : float
         Logarithm base (2 bits, ``math.e`` nats).
+    tol : float > 0
+        Merge tolerance of the presentation (see :func:`mixed_state_presentation`).
+    max_beliefs : int >= 1, optional
+        Belief cap of the presentation; default the memory guard of
+        :func:`mixed_state_presentation` (512 MiB of result arrays).  Depth ``L-1`` is
+        needed in full, so a presentation that would pass the cap is refused.
 
     Returns
     -------
     ndarray, shape (L,)
         ``h(1), ..., h(L)``, nonincreasing for a stationary start.
+
+    Raises
+    ------
+    ManifoldTooLargeError
+        (a ValueError) depth ``L-1`` needs more beliefs than the cap, found level by level
+        before anything too large is allocated; the message gives the estimate and the cap.
     """
     L = check_positive_int(L, "L")
     b = check_base(base)
+    tol = check_real(tol, "tol", minimum=0.0, min_open=True)
+    if max_beliefs is not None:
+        max_beliefs = check_positive_int(max_beliefs, "max_beliefs")
     if isinstance(g, ProductGenerator):
-        return sum(myopic_entropy(f, L, base, tol=tol, progress=progress) for f in g.factors)
-    m = _manifold(g, L - 1, tol, progress)
+        return sum(myopic_entropy(f, L, base, tol=tol, max_beliefs=max_beliefs, progress=progress)
+                   for f in g.factors)
+    m = _manifold(g, L - 1, tol, progress, max_beliefs, f"myopic_entropy(L={L})")
     H = entropy_rows(m.emission_probs(), b)
     out = np.empty(L)
     for t in range(L):  # loop over depth; each term is a sparse dot product
@@ -70,13 +88,13 @@ def myopic_entropy(g: Generator | BeliefManifold, L: int, base: float = 2, *, to
 
 
 def block_entropy(g: Generator | BeliefManifold, L: int, base: float = 2, *, tol: float = DEFAULT_TOL,
-                  progress: bool | None = None) -> np.ndarray:
+                  max_beliefs: int | None = None, progress: bool | None = None) -> np.ndarray:
     """Block entropies ``H(1..L)``, ``H(k) = -sum_{|w|=k} Pr(w) log Pr(w)``, shape ``(L,)``.
 
     Computed by the chain rule ``H(k) = h(1) + ... + h(k)`` from :func:`myopic_entropy`
-    (cost in distinct beliefs, not ``V^k`` words).
+    (cost in distinct beliefs, not ``V^k`` words; same arguments and memory guard).
     """
-    return np.cumsum(myopic_entropy(g, L, base, tol=tol, progress=progress))
+    return np.cumsum(myopic_entropy(g, L, base, tol=tol, max_beliefs=max_beliefs, progress=progress))
 
 
 def entropy_rate(g: Generator | BeliefManifold, base: float = 2, *, depth: int = 64,
@@ -100,19 +118,22 @@ def entropy_rate(g: Generator | BeliefManifold, base: float = 2, *, depth: int =
         A float with ``.exact``, ``.stderr`` (0 when exact) and ``.method``.
     """
     b = check_base(base)
+    depth, max_beliefs, tol = _check_budget(depth, "depth", max_beliefs, tol)
+    n_sequences = check_positive_int(n_sequences, "n_sequences", minimum=2)
+    length = check_positive_int(length, "length")
+    if burn_in is not None:
+        burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     if isinstance(g, ProductGenerator):
         return _sum_estimates([entropy_rate(f, base, depth=depth, max_beliefs=max_beliefs, tol=tol,
                                             n_sequences=n_sequences, length=length, burn_in=burn_in, seed=seed)
                                for f in g.factors])
     m = g if isinstance(g, BeliefManifold) else mixed_state_presentation(
-        as_generator(g), check_positive_int(depth, "depth"), tol, max_beliefs=max_beliefs)
+        as_generator(g), depth, tol, max_beliefs=max_beliefs)
     if m.closed:
         H = entropy_rows(m.emission_probs(), b)
         return Estimate(m.stationary_mass() @ H, exact=True, method="closed mixed-state presentation")
     gen = m.generator
-    n_sequences = check_positive_int(n_sequences, "n_sequences", minimum=2)
-    length = check_positive_int(length, "length")
-    burn = length // 4 if burn_in is None else check_positive_int(burn_in, "burn_in", minimum=0)
+    burn = length // 4 if burn_in is None else burn_in
     if burn >= length:
         raise ValueError(f"burn_in must be smaller than length={length}; got {burn}")
     per_seq = _sampled_entropies(gen, n_sequences, length, burn, b, seed)
@@ -142,11 +163,12 @@ def excess_entropy(g: Generator | BeliefManifold, base: float = 2, *, max_length
     Estimate
     """
     b = check_base(base)
+    max_length, max_beliefs, tol = _check_budget(max_length, "max_length", max_beliefs, tol)
     if isinstance(g, ProductGenerator):
         return _sum_estimates([excess_entropy(f, base, max_length=max_length, max_beliefs=max_beliefs, tol=tol)
                                for f in g.factors])
     m = g if isinstance(g, BeliefManifold) else mixed_state_presentation(
-        as_generator(g), check_positive_int(max_length, "max_length"), tol, max_beliefs=max_beliefs)
+        as_generator(g), max_length, tol, max_beliefs=max_beliefs)
     H = entropy_rows(m.emission_probs(), b)
     if m.closed:
         exact = _excess_closed(m, H)
@@ -178,11 +200,12 @@ def statistical_complexity(g: Generator | BeliefManifold, base: float = 2, *, de
     ValueError when the presentation does not close (infinite ``C_mu``, e.g. Mess3).
     """
     b = check_base(base)
+    depth, max_beliefs, tol = _check_budget(depth, "depth", max_beliefs, tol)
     if isinstance(g, ProductGenerator):  # causal states of independent factors pair up
         return float(sum(statistical_complexity(f, base, depth=depth, max_beliefs=max_beliefs, tol=tol)
                          for f in g.factors))
     m = g if isinstance(g, BeliefManifold) else mixed_state_presentation(
-        as_generator(g), check_positive_int(depth, "depth"), tol, max_beliefs=max_beliefs)
+        as_generator(g), depth, tol, max_beliefs=max_beliefs)
     pi = m.eps_machine().initial_state
     return float(entropy_rows(pi[None, :], b)[0])
 
@@ -195,13 +218,32 @@ def _sum_estimates(parts: list) -> Estimate:
                     method="sum over independent factors: " + "; ".join(p.method for p in parts))
 
 
-def _manifold(g: Any, need_depth: int, tol: float, progress: bool | None) -> BeliefManifold:
+def _check_budget(depth: Any, depth_name: str, max_beliefs: Any, tol: Any) -> tuple[int, int | None, float]:
+    """Validated ``(depth >= 1, max_beliefs >= 1 or None, tol > 0)`` of the estimators
+    (``max_beliefs=None``: the default memory guard of :func:`mixed_state_presentation`)."""
+    if max_beliefs is not None:
+        max_beliefs = check_positive_int(max_beliefs, "max_beliefs")
+    return check_positive_int(depth, depth_name), max_beliefs, check_real(tol, "tol", minimum=0.0, min_open=True)
+
+
+def _manifold(g: Any, need_depth: int, tol: float, progress: bool | None, max_beliefs: int | None,
+              what: str) -> BeliefManifold:
+    """A presentation complete to ``need_depth``: the given one, or one built under the cap."""
     if isinstance(g, BeliefManifold):
         if g.max_depth < need_depth:
             raise ValueError(f"the manifold has complete mass to depth {g.max_depth}, but depth {need_depth} "
                              "is needed; build it deeper (or pass the generator)")
         return g
-    return mixed_state_presentation(as_generator(g), need_depth, tol, progress=progress)
+    try:
+        m = mixed_state_presentation(as_generator(g), need_depth, tol, max_beliefs=max_beliefs, progress=progress)
+    except ManifoldTooLargeError as e:
+        raise ManifoldTooLargeError(f"{what}: {e}") from None
+    if m.max_depth < need_depth:  # an explicit max_beliefs stopped it
+        raise ManifoldTooLargeError(
+            f"{what}: the mixed-state presentation to depth {need_depth} passes max_beliefs={max_beliefs:,} "
+            f"(complete to depth {m.max_depth} with {m.n_beliefs:,} beliefs); pass a larger max_beliefs= "
+            "(command line: --max-beliefs) or a smaller L")
+    return m
 
 
 def _sampled_entropies(g: Generator, B: int, L: int, burn: int, base: float, seed) -> np.ndarray:

@@ -5,45 +5,63 @@ belief ``eta_w = eta_0 T[w] / (eta_0 T[w] tau)`` with probability
 ``Pr(w) = eta_0 T[w] tau``.  The mixed-state presentation (MSP) is the set of distinct
 beliefs with the transitions ``eta -> eta T[x] / Pr(x | eta)`` between them, each
 labelled with ``Pr(x | eta) = eta T[x] tau``.  When the set is finite (it *closes*) it
-is a unifilar presentation of the process and its recurrent part is the eps-machine.
+is a unifilar presentation of the process and its recurrent part is the eps-machine [1]_.
 
-:func:`mixed_state_presentation` enumerates it breadth first, one tree level at a time:
+:func:`mixed_state_presentation` enumerates it breadth first, one tree level at a time
+(:mod:`bayes._msp_build`):
 
-1. the beliefs discovered at the previous level (the frontier, ``m x n``) are multiplied
-   by all ``V`` operators in one product ``(m, n) @ (n, V n)``;
+1. the beliefs discovered at the previous level (the frontier, ``m x n``) give all their
+   children in one product ``(m, n) @ (n, V n)`` and their probabilities in one product
+   ``(m, n) @ (n, V)`` with the columns ``T[x] @ tau``;
 2. children with ``Pr(x | eta) <= zero_tol`` are pruned;
-3. the rest are normalized and merged with the known beliefs by hashing their grid cells
-   ``floor(eta / tol)`` (and a second grid shifted by half a cell), followed by an exact
-   check ``max_i |eta_i - eta'_i| <= tol`` -- so merging costs ``O(N log N)``, not
-   ``O(N^2)``;
+3. the rest are normalized and merged with the known beliefs *exactly*: every candidate
+   within ``tol`` (max-norm) of a known belief joins it (:mod:`bayes._merge`: a sorted
+   random projection, windowed search, exact check; ``O(N + k log k)`` per level);
 4. the probability mass of each distinct belief at depth ``t`` is propagated sparsely,
    ``mass_t(eta') = sum_{eta, x : eta -> eta'} mass_{t-1}(eta) Pr(x | eta)``, so per-depth
    quantities (myopic entropies, ...) cost ``O(distinct beliefs)``, not ``O(V^t)``.
 
-There is no Python loop over beliefs or tree nodes; the loop runs over depth only.  With
-``keep_all=True`` no merging is done: every node of the word tree (every allowed word of
-length ``<= depth``) is kept, with its word and exact probability (training data).
+Costs: time ``O(k V n^2 + k log k)`` for a level of ``k`` candidates, memory about
+``bytes_per_belief(n, V)`` (``8 n + 16 V + 41`` bytes) per belief, twice that at the peak
+while building.  There is no Python loop over beliefs or tree nodes; the loop runs over
+depth only.  With ``keep_all=True`` no merging is done: every node of the word tree
+(every allowed word of length ``<= depth``) is kept, with its word and exact probability
+(training data).
+Recurrent states, stationary mass and the eps-machine of a closed presentation are in
+:mod:`bayes._closed`; the memory guard (:class:`ManifoldTooLargeError`) in
+:mod:`bayes._budget`.
+
+References
+----------
+.. [1] J. P. Crutchfield, "Between order and chaos", Nature Physics 8, 17 (2012),
+       arXiv:1112.4346.
+.. [2] P. M. Riechers, J. P. Crutchfield, "Spectral simplicity of apparent complexity,
+       Part I", Chaos 28, 033115 (2018), arXiv:1705.08042 (mixed-state presentations).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from generators import Generator, NegativeProbabilityError, ShapeError
+from generators.validation import check_real
+from generators import Generator, ShapeError
 
+from ._budget import DEFAULT_MEMORY_BUDGET, ManifoldTooLargeError, bytes_per_belief, default_cap
+from ._closed import bottom_components, refine, stationary_mass
+from ._msp_build import NEG_TOL, Builder
 from ._util import as_generator, check_positive_int, progress_bar
 
-__all__ = ["BeliefManifold", "mixed_state_presentation"]
+__all__ = ["BeliefManifold", "mixed_state_presentation", "ManifoldTooLargeError", "DEFAULT_TOL",
+           "DEFAULT_ZERO_TOL", "DEFAULT_MEMORY_BUDGET", "NEG_TOL", "default_cap", "bytes_per_belief"]
 
 #: default merge tolerance (max-norm, in GHMM coordinates scaled by max(1, |eta_0|_inf))
 DEFAULT_TOL = 1e-9
 #: conditional probabilities at or below this are exact zeros (pruned)
 DEFAULT_ZERO_TOL = 1e-13
-#: a conditional probability below -NEG_TOL is a genuinely negative probability (error)
-NEG_TOL = 1e-9
 
 
 @dataclass(eq=False, repr=False)
@@ -246,7 +264,7 @@ class BeliefManifold:
         the transition graph (needs a closed presentation).  Sorted ``(r,)`` int64."""
         self._require_closed("recurrent_states")
         if "recurrent" not in self._cache:
-            self._cache["recurrent"] = _bottom_components(self.transition_matrix())[0]
+            self._cache["recurrent"] = bottom_components(self.transition_matrix())[0]
         return self._cache["recurrent"]
 
     def stationary_mass(self) -> np.ndarray:
@@ -257,7 +275,7 @@ class BeliefManifold:
         """
         self._require_closed("stationary_mass")
         if "stationary" not in self._cache:
-            self._cache["stationary"] = _stationary_mass(self.transition_matrix(), self.level(0)[0],
+            self._cache["stationary"] = stationary_mass(self.transition_matrix(), self.level(0)[0],
                                                          self.level(0)[1])
         return self._cache["stationary"]
 
@@ -274,7 +292,7 @@ class BeliefManifold:
         from generators import HMM
 
         rec = self.recurrent_states()
-        classes = _refine(self.next_state[rec], self.next_prob[rec], rec, self.n_beliefs, self.tol)
+        classes = refine(self.next_state[rec], self.next_prob[rec], rec, self.n_beliefs, self.tol)
         k = int(classes.max()) + 1 if rec.size else 0
         local = -np.ones(self.n_beliefs, dtype=np.int64)
         local[rec] = np.arange(rec.size)
@@ -314,20 +332,23 @@ def mixed_state_presentation(
         Maximum word length.  If the presentation closes earlier, enumeration stops
         there, but masses are still propagated (cheaply) down to ``depth``.
     tol : float > 0
-        Merge tolerance: beliefs within ``tol * max(1, |eta_0|_inf)`` in the max-norm are
-        one belief.  Merging is by grid hashing (two grids offset by half a cell) plus
-        an exact distance check; two beliefs within ``tol`` that straddle cell borders in
-        both grids (probability ~ (n delta / tol)^2 for beliefs ``delta`` apart) stay
-        separate -- harmless, they are merged one level later or counted twice.
+        Merge tolerance: a belief within ``tol * max(1, |eta_0|_inf)`` (max-norm) of a
+        known belief *is* that belief, always (exact search).  First come: it joins the
+        smallest-id belief within ``tol``; ids are breadth first.
     keep_all : bool
         Keep every node of the word tree (no merging): one entry per allowed word, its
         exact probability in :meth:`BeliefManifold.level`.  Never ``closed``.
-    max_beliefs : int, optional
-        Stop before a level that would take the number of beliefs above this; the
-        manifold then ends at the last complete depth (``stopped == "max_beliefs"``).
+    max_beliefs : int >= 1, optional
+        Given: stop before a level that would take the number of beliefs above it; the
+        manifold ends at the last complete depth (``stopped == "max_beliefs"``).  None
+        (default): the memory guard -- a level that would pass ``default_cap(n, V)``
+        beliefs, as many as fit in 512 MiB of result arrays (4.75 million for Mess3,
+        3.9 million for the Bloch walk: both fit to depth 13, RRXOR to any depth), is
+        refused with :class:`ManifoldTooLargeError` before it is allocated.
     initial : native state, optional
-        Starting state (default the generator's stationary one).
-    zero_tol : float
+        Starting state (default the stationary one); finite, real (density matrices:
+        complex Hermitian).
+    zero_tol : float >= 0
         Branches with ``Pr(x | eta) <= zero_tol`` are pruned.
     progress : bool, optional
         Force the tqdm bar on/off; default on for ``depth >= 8`` when stderr is a terminal.
@@ -339,372 +360,64 @@ def mixed_state_presentation(
     Raises
     ------
     ValueError
-        Bad depth/tol/max_beliefs; :class:`generators.NegativeProbabilityError` if some
-        word gets a negative conditional probability (an invalid GHMM).
+        Bad arguments; :class:`ManifoldTooLargeError` over the default cap (the message
+        gives the estimate); :class:`generators.NegativeProbabilityError` when a word
+        gets a negative conditional probability (an invalid GHMM).
 
-    Notes
-    -----
-    Time ``O(N V n^2 + N log N)`` and memory ``O(N (n + 2V))`` for ``N`` beliefs (tree
-    nodes with ``keep_all``); loops run over depth only.
+    Examples
+    --------
+    >>> from generators import library
+    >>> m = mixed_state_presentation(library.rrxor(), 20)
+    >>> m.n_beliefs, m.closed
+    (36, True)
     """
     g = as_generator(g)
-    depth = check_positive_int(depth, "depth", minimum=0)
-    tol = float(tol)
-    if not (tol > 0 and np.isfinite(tol)):
-        raise ValueError(f"tol must be a positive number; got {tol!r}")
-    zero_tol = float(zero_tol)
-    if not (zero_tol >= 0 and np.isfinite(zero_tol)):
-        raise ValueError(f"zero_tol must be a nonnegative number; got {zero_tol!r}")
-    if max_beliefs is not None:
-        max_beliefs = check_positive_int(max_beliefs, "max_beliefs")
+    depth, tol, zero_tol, max_beliefs = _check_arguments(depth, tol, zero_tol, max_beliefs)
     h = g.to_ghmm()
-    eta0 = h.initial if initial is None else np.asarray(g.from_native(initial), dtype=float)
-    if eta0.shape != (h.dim,):
-        raise ShapeError(f"initial must be one native state (GHMM dimension {h.dim}); got shape {eta0.shape}")
-    norm = float(eta0 @ h.tau)
-    if not norm > 0:
-        raise ValueError(f"initial state has normalization eta @ tau = {norm:.3g}; it must be positive")
-    eta0 = eta0 / norm
-    builder = _Builder(g, h, eta0, tol, zero_tol, keep_all, max_beliefs)
-    bar = progress_bar(progress, depth, f"MSP {g.name or type(g).__name__}", auto=depth >= 8)
+    eta0 = _initial_belief(g, h, initial)
+    name = g.name or type(g).__name__
+    cap = max_beliefs if max_beliefs is not None else default_cap(h.dim, h.alphabet_size, keep_all)
+    builder = Builder(h, eta0, depth, radius=tol * max(1.0, float(np.abs(eta0).max())), zero_tol=zero_tol,
+                      keep_all=keep_all, cap=cap, stop_at_cap=max_beliefs is not None,
+                      what=f"mixed_state_presentation({name})")
+    bar = progress_bar(progress, depth, f"MSP {name}", auto=depth >= 8)
     try:
-        for t in range(1, depth + 1):
+        for t in range(1, depth + 1):  # loop over depth
             if not builder.step(t):
                 break
             bar.update(1)
             bar.set_postfix_str(f"{builder.N:,} beliefs", refresh=False)
     finally:
         bar.close()
-    return builder.result(g)
+    return BeliefManifold(generator=g, tol=tol, zero_tol=zero_tol, **builder.fields())
 
 
-# ---------------------------------------------------------------------- construction
-class _Builder:
-    """Level-by-level state of the enumeration (private)."""
-
-    def __init__(self, g, h, eta0, tol, zero_tol, keep_all, max_beliefs):
-        self.V, self.n = h.alphabet_size, h.dim
-        self.flat_ops = np.ascontiguousarray(h.operators.transpose(1, 0, 2).reshape(self.n, self.V * self.n))
-        self.tau = h.tau
-        self.grid = tol * max(1.0, float(np.abs(eta0).max()))
-        self.tol, self.zero_tol = tol, zero_tol
-        self.keep_all, self.max_beliefs = keep_all, max_beliefs
-        self.N = 1
-        self.frontier = eta0[None, :].copy()  # beliefs discovered at the previous level
-        self.frontier_start = 0
-        # per-level chunks (concatenated once at the end)
-        self.bel = [self.frontier]
-        self.dep = [np.zeros(1, dtype=np.int32)]
-        self.par = [np.full(1, -1, dtype=np.int64)]
-        self.sym = [np.full(1, -1, dtype=np.int32)]
-        self.ns: list[np.ndarray] = []
-        self.np_: list[np.ndarray] = []
-        self.lev_ids = [np.zeros(1, dtype=np.int64)]
-        self.lev_mass = [np.ones(1)]
-        self.max_depth = 0
-        self.closed = False
-        self.stopped = None
-        if not keep_all:
-            self.index = _HashIndex(self.n, self.grid)
-            self.index.insert(self.frontier, np.zeros(1, dtype=np.int64))
-            self.all_bel = self.frontier  # concatenated beliefs (merge mode needs random access)
-            self.all_ns = np.zeros((0, self.V), dtype=np.int64)
-            self.all_np = np.zeros((0, self.V))
-
-    # one level --------------------------------------------------------------------
-    def step(self, t: int) -> bool:
-        """Build depth ``t``; False when stopped (max_beliefs, or keep_all with nothing left)."""
-        m = self.frontier.shape[0]
-        if m:
-            child = (self.frontier @ self.flat_ops).reshape(m, self.V, self.n)
-            p = child @ self.tau  # (m, V) conditional probabilities (frontier is normalized)
-            self._check_negative(p)
-            ok = p > self.zero_tol
-            rows, xs = np.nonzero(ok)  # parent-major, then symbol: breadth-first lexicographic
-            cand = child[rows, xs]
-            cand /= p[rows, xs][:, None]
-            del child
-            if self.keep_all:
-                targets = self.N + np.arange(rows.size, dtype=np.int64)
-                new_bel, new_rows = cand, np.arange(rows.size)
-            else:
-                targets, new_rows = self._merge(cand)
-                new_bel = cand[new_rows]
-            n_new = new_rows.size
-            if self.max_beliefs is not None and self.N + n_new > self.max_beliefs:
-                self.stopped = "max_beliefs"
-                return False
-            ns = np.full((m, self.V), -1, dtype=np.int64)
-            ns[rows, xs] = targets
-            pr = np.where(ok, p, 0.0)
-            self.ns.append(ns)
-            self.np_.append(pr)
-            self.bel.append(new_bel)
-            self.dep.append(np.full(n_new, t, dtype=np.int32))
-            self.par.append(self.frontier_start + rows[new_rows])
-            self.sym.append(xs[new_rows].astype(np.int32))
-            if self.keep_all:
-                ids = targets
-                mass = self.lev_mass[-1][rows] * p[rows, xs]
-            else:
-                self.all_ns = np.concatenate([self.all_ns, ns])
-                self.all_np = np.concatenate([self.all_np, pr])
-            self.frontier_start = self.N
-            self.frontier = new_bel
-            self.N += n_new
-            if not self.keep_all:
-                self.all_bel = np.concatenate([self.all_bel, new_bel]) if n_new else self.all_bel
-                if n_new == 0:
-                    self.closed = True
-        elif self.keep_all:
-            return False  # every branch pruned: nothing deeper
-        if not self.keep_all:
-            ids, mass = self._propagate()
-        self.lev_ids.append(ids)
-        self.lev_mass.append(mass)
-        self.max_depth = t
-        return True
-
-    def _merge(self, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of the candidates' beliefs (new ids assigned in order), and the rows that are new."""
-        hA, hB = self.index.hashes(cand)
-        targets = self.index.lookup(cand, hA, hB, self.all_bel)
-        todo = np.nonzero(targets < 0)[0]
-        if todo.size == 0:
-            return targets, todo
-        rep = _dedupe(cand[todo], hA[todo], hB[todo], self.grid)  # rep[j] <= j, rep[rep] == rep
-        is_new = rep == np.arange(todo.size)
-        new_local = np.nonzero(is_new)[0]
-        new_id = -np.ones(todo.size, dtype=np.int64)
-        new_id[new_local] = self.N + np.arange(new_local.size)
-        targets[todo] = new_id[rep]
-        new_rows = todo[new_local]
-        self.index.insert_hashed(hA[new_rows], hB[new_rows], new_id[new_local])
-        return targets, new_rows
-
-    def _propagate(self) -> tuple[np.ndarray, np.ndarray]:
-        ids, mass = self.lev_ids[-1], self.lev_mass[-1]
-        tgt = self.all_ns[ids]
-        w = mass[:, None] * self.all_np[ids]
-        ok = tgt >= 0
-        tgt, w = tgt[ok], w[ok]
-        uniq, inv = np.unique(tgt, return_inverse=True)
-        return uniq, np.bincount(inv, weights=w, minlength=uniq.size)
-
-    def _check_negative(self, p: np.ndarray) -> None:
-        bad = p < -NEG_TOL
-        if bad.any():
-            r, x = np.argwhere(bad)[0]
-            pid = self.frontier_start + int(r)
-            word = self._word_of(pid) + (int(x),)
-            raise NegativeProbabilityError(
-                f"word {word} has negative conditional probability Pr({int(x)} | prefix) = {p[r, x]:.3g}: "
-                "this GHMM is not a valid process (word probabilities must be nonnegative)"
-            )
-
-    def _word_of(self, i: int) -> tuple[int, ...]:
-        par = np.concatenate(self.par)
-        sym = np.concatenate(self.sym)
-        out = []
-        while i > 0:
-            out.append(int(sym[i]))
-            i = int(par[i])
-        return tuple(reversed(out))
-
-    # result -----------------------------------------------------------------------
-    def result(self, g: Generator) -> BeliefManifold:
-        V = self.V
-        # rows of the deepest (unexpanded) level: -1 / 0; concatenate one field at a time
-        n_unexp = self.N - sum(a.shape[0] for a in self.ns)
-        self.ns.append(np.full((n_unexp, V), -1, dtype=np.int64))
-        self.np_.append(np.zeros((n_unexp, V)))
-        expanded = np.zeros(self.N, dtype=bool)
-        expanded[: self.N - n_unexp] = True
-        if not self.keep_all:
-            del self.all_ns, self.all_np, self.all_bel, self.index
-        level_ptr = np.concatenate([[0], np.cumsum([a.size for a in self.lev_ids])]).astype(np.int64)
-        fields = {}
-        for key, chunks in (("beliefs", "bel"), ("depth", "dep"), ("parent", "par"), ("symbol", "sym"),
-                            ("next_state", "ns"), ("next_prob", "np_"), ("level_ids", "lev_ids"),
-                            ("level_mass", "lev_mass")):
-            lst = getattr(self, chunks)
-            fields[key] = lst[0] if len(lst) == 1 else np.concatenate(lst)
-            setattr(self, chunks, None)  # free the chunks before the next field
-            del lst
-        return BeliefManifold(
-            generator=g,
-            level_ptr=level_ptr,
-            expanded=expanded,
-            max_depth=self.max_depth,
-            closed=self.closed,
-            keep_all=self.keep_all,
-            tol=self.tol,
-            zero_tol=self.zero_tol,
-            stopped=self.stopped,
-            **fields,
-        )
+def _check_arguments(depth: Any, tol: Any, zero_tol: Any, max_beliefs: Any) -> tuple:
+    depth = check_positive_int(depth, "depth", minimum=0)
+    tol = check_real(tol, "tol", minimum=0.0, min_open=True)
+    zero_tol = check_real(zero_tol, "zero_tol", minimum=0.0)
+    if max_beliefs is not None:
+        max_beliefs = check_positive_int(max_beliefs, "max_beliefs")
+    return depth, tol, zero_tol, max_beliefs
 
 
-class _HashIndex:
-    """Sorted 64-bit hashes of grid cells of the known beliefs, for two grids offset by
-    half a cell; lookups are ``searchsorted`` (private)."""
-
-    def __init__(self, n: int, grid: float, seed: int = 0x5EED):
-        rng = np.random.default_rng(seed)
-        self.mult = rng.integers(1, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(np.uint64) | np.uint64(1)
-        self.grid = grid
-        self.keys = [np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)]
-        self.ids = [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)]
-
-    def hashes(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s = b / self.grid
-        return self._hash(np.floor(s)), self._hash(np.floor(s + 0.5))
-
-    def _hash(self, cells: np.ndarray) -> np.ndarray:
-        lim = 2.0**62
-        q = np.clip(cells, -lim, lim).astype(np.int64).view(np.uint64)
-        h = q @ self.mult if q.shape[0] else np.zeros(0, dtype=np.uint64)  # wraps mod 2^64
-        h = np.asarray(h, dtype=np.uint64)
-        h ^= h >> np.uint64(31)
-        h *= np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-        return h
-
-    def insert(self, b: np.ndarray, ids: np.ndarray) -> None:
-        hA, hB = self.hashes(b)
-        self.insert_hashed(hA, hB, ids)
-
-    def insert_hashed(self, hA: np.ndarray, hB: np.ndarray, ids: np.ndarray) -> None:
-        for k, h in enumerate((hA, hB)):
-            keys = np.concatenate([self.keys[k], h])
-            idx = np.concatenate([self.ids[k], ids])
-            order = np.argsort(keys, kind="stable")
-            self.keys[k], self.ids[k] = keys[order], idx[order]
-
-    def lookup(self, b: np.ndarray, hA: np.ndarray, hB: np.ndarray, known: np.ndarray) -> np.ndarray:
-        """Id of a known belief within ``grid`` (max-norm) of each row of ``b``, else -1."""
-        out = -np.ones(b.shape[0], dtype=np.int64)
-        for k, h in enumerate((hA, hB)):
-            keys = self.keys[k]
-            if keys.size == 0:
-                break
-            todo = np.nonzero(out < 0)[0]
-            if todo.size == 0:
-                break
-            pos = np.minimum(np.searchsorted(keys, h[todo]), keys.size - 1)
-            hit = keys[pos] == h[todo]
-            rows, cand = todo[hit], self.ids[k][pos[hit]]
-            close = np.abs(b[rows] - known[cand]).max(axis=1) <= self.grid
-            out[rows[close]] = cand[close]
-        return out
-
-
-def _dedupe(b: np.ndarray, hA: np.ndarray, hB: np.ndarray, grid: float) -> np.ndarray:
-    """Representative row of each row of ``b`` among rows within ``grid`` that share a grid
-    cell (first grid, then the offset one among the representatives); ``rep[j] <= j``."""
-    k = b.shape[0]
-    idx = np.arange(k)
-    rep = _first_of_group(hA)
-    far = np.abs(b - b[rep]).max(axis=1) > grid  # hash collision: keep separate
-    rep[far] = idx[far]
-    reps = np.nonzero(rep == idx)[0]
-    rep2 = reps[_first_of_group(hB[reps])]
-    far = np.abs(b[reps] - b[rep2]).max(axis=1) > grid
-    rep2[far] = reps[far]
-    remap = idx.copy()
-    remap[reps] = rep2
-    return remap[rep]
-
-
-def _first_of_group(h: np.ndarray) -> np.ndarray:
-    """For each entry, the index of the first entry with the same value."""
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    return first[inv.reshape(-1)]
-
-
-# ---------------------------------------------------------------------- closed presentations
-def _bottom_components(W) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes in bottom strongly connected components of the graph of ``W`` (sparse), and
-    the component label of every node."""
-    from scipy.sparse import csgraph
-
-    _, labels = csgraph.connected_components(W, directed=True, connection="strong")
-    coo = W.tocoo()
-    leaving = labels[coo.row] != labels[coo.col]
-    not_bottom = np.zeros(labels.max() + 1 if labels.size else 0, dtype=bool)
-    not_bottom[labels[coo.row[leaving]]] = True
-    return np.nonzero(~not_bottom[labels])[0], labels
-
-
-def _stationary_mass(W, start_ids: np.ndarray, start_mass: np.ndarray) -> np.ndarray:
-    """Cesaro-limit mass over nodes of the Markov chain ``W`` (sparse, rows sum to 1)
-    started from ``start_mass`` on ``start_ids``: absorption probabilities into each bottom
-    component times that component's stationary distribution."""
-    from scipy import sparse
-    from scipy.sparse import linalg as splinalg
-
-    N = W.shape[0]
-    rec, labels = _bottom_components(W)
-    W = sparse.csr_matrix(W)
-    start = np.zeros(N)
-    start[start_ids] = start_mass
-    is_rec = np.zeros(N, dtype=bool)
-    is_rec[rec] = True
-    tr = np.nonzero(~is_rec)[0]
-    # mass entering the recurrent nodes: direct + via expected transient visits
-    into = start.copy()
-    if tr.size:
-        Q = W[tr][:, tr]
-        R = W[tr][:, rec]
-        A = (sparse.identity(tr.size, format="csc") - Q.T.tocsc())
-        visits = splinalg.spsolve(A, start[tr]) if tr.size > 1 else start[tr] / (1 - Q.toarray()[0, 0])
-        visits = np.atleast_1d(visits)
-        into[rec] += R.T @ visits
-    into[tr] = 0.0
-    out = np.zeros(N)
-    for c in np.unique(labels[rec]):  # loop over bottom components (few)
-        members = np.nonzero(labels == c)[0]
-        weight = into[members].sum()
-        if weight <= 0:
-            continue
-        P = W[members][:, members].toarray()
-        pi = _stationary_dense(P)
-        out[members] = weight * pi
-    return out
-
-
-def _stationary_dense(P: np.ndarray) -> np.ndarray:
-    """Stationary distribution of an irreducible stochastic matrix (least squares on
-    ``pi (P - I) = 0``, ``sum pi = 1``)."""
-    k = P.shape[0]
-    A = np.vstack([(P - np.eye(k)).T, np.ones((1, k))])
-    b = np.zeros(k + 1)
-    b[-1] = 1.0
-    pi = np.linalg.lstsq(A, b, rcond=None)[0]
-    pi = np.clip(pi, 0.0, None)
-    return pi / pi.sum()
-
-
-def _refine(ns: np.ndarray, npr: np.ndarray, ids: np.ndarray, N: int, tol: float) -> np.ndarray:
-    """Coarsest partition of states (rows) with equal next-symbol probabilities and
-    equivalent successors (Moore's algorithm, vectorized over states). Returns class labels."""
-    k = ids.size
-    if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    local = -np.ones(N, dtype=np.int64)
-    local[ids] = np.arange(k)
-    # probabilities rounded to a grid coarse enough to absorb floating error
-    scale = max(tol, 1e-9)
-    probs_key = np.round(npr / scale).astype(np.int64)
-    _, cls = np.unique(probs_key, axis=0, return_inverse=True)
-    cls = cls.reshape(-1)
-    succ = np.where(ns >= 0, local[np.maximum(ns, 0)], -1)
-    for _ in range(k):
-        succ_cls = np.where(succ >= 0, cls[np.maximum(succ, 0)], -1)
-        sig = np.column_stack([cls, succ_cls])
-        _, new = np.unique(sig, axis=0, return_inverse=True)
-        new = new.reshape(-1)
-        if new.max() == cls.max():
-            break
-        cls = new
-    return cls
+def _initial_belief(g: Generator, h, initial: Any) -> np.ndarray:
+    """The normalized starting belief in GHMM coordinates (finite, real, ``eta @ tau = 1``)."""
+    if initial is None:
+        eta0 = h.initial
+    else:
+        with warnings.catch_warnings():  # complex -> real conversion would drop the imaginary part
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            try:
+                eta0 = np.asarray(g.from_native(initial), dtype=float)
+            except (np.exceptions.ComplexWarning, TypeError) as e:
+                raise ValueError(f"initial must be a real native state of this generator; got {initial!r} "
+                                 f"({e})") from None
+    if eta0.shape != (h.dim,):
+        raise ShapeError(f"initial must be one native state (GHMM dimension {h.dim}); got shape {eta0.shape}")
+    if not np.all(np.isfinite(eta0)):
+        raise ValueError(f"initial must be finite (no NaN or inf); got {initial!r}")
+    norm = float(eta0 @ h.tau)
+    if not norm > 0:
+        raise ValueError(f"initial state has normalization eta @ tau = {norm:.3g}; it must be positive")
+    return eta0 / norm

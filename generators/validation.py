@@ -40,13 +40,13 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
 
     Rejects bools, floats (also integral ones such as ``3.0``), strings and ``None``.
     """
+    want = "an integer" + (f" >= {minimum}" if minimum is not None else "") + \
+        (f" <= {maximum}" if maximum is not None else "")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ArgumentError(f"{name} must be an integer; got {_show(value)}")
+        raise ArgumentError(f"{name} must be {want}; got {_show(value)}")
     v = int(value)
-    if minimum is not None and v < minimum:
-        raise ArgumentError(f"{name} must be an integer >= {minimum}; got {v}")
-    if maximum is not None and v > maximum:
-        raise ArgumentError(f"{name} must be an integer <= {maximum}; got {v}")
+    if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        raise ArgumentError(f"{name} must be {want}; got {v}")
     return v
 
 
@@ -57,15 +57,17 @@ def check_real(value: Any, name: str, *, minimum: float | None = None, maximum: 
     ``min_open``/``max_open`` make the bounds strict.  Rejects bools, complex numbers,
     strings, ``None`` and NaN; infinities too unless ``finite=False``.
     """
+    want = ("a finite real number" if finite else "a real number") + \
+        (f" {'>' if min_open else '>='} {minimum:g}" if minimum is not None else "") + \
+        (f"{' and' if minimum is not None else ''} {'<' if max_open else '<='} {maximum:g}" if maximum is not None else "")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
-        raise ArgumentError(f"{name} must be a real number; got {_show(value)}")
+        raise ArgumentError(f"{name} must be {want}; got {_show(value)}")
     v = float(value)
-    if math.isnan(v) or (finite and math.isinf(v)):
-        raise ArgumentError(f"{name} must be a finite real number; got {v}")
-    if minimum is not None and (v <= minimum if min_open else v < minimum):
-        raise ArgumentError(f"{name} must be {'>' if min_open else '>='} {minimum:g}; got {v:g}")
-    if maximum is not None and (v >= maximum if max_open else v > maximum):
-        raise ArgumentError(f"{name} must be {'<' if max_open else '<='} {maximum:g}; got {v:g}")
+    bad = math.isnan(v) or (finite and math.isinf(v))
+    bad = bad or (minimum is not None and (v <= minimum if min_open else v < minimum))
+    bad = bad or (maximum is not None and (v >= maximum if max_open else v > maximum))
+    if bad:
+        raise ArgumentError(f"{name} must be {want}; got {v:g}")
     return v
 
 

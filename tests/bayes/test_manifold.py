@@ -179,9 +179,13 @@ def test_closed_manifold_keeps_propagating_mass():
     np.testing.assert_allclose(sorted(m.stationary_mass()[m.recurrent_states()]), [1 / 3, 2 / 3], atol=1e-12)
 
 
-def test_progress_bar_forced_on(capsys):
+def test_progress_bar_forced_on_and_off(capsys):
     m = mixed_state_presentation(library.mess3(), 3, progress=True)
     assert m.n_beliefs == 40
+    shown = capsys.readouterr().err
+    assert "MSP mess3" in shown and "/3" in shown  # tqdm writes the bar to stderr
+    mixed_state_presentation(library.mess3(), 3, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_negative_probability_is_an_error():
@@ -193,7 +197,7 @@ def test_negative_probability_is_an_error():
 @pytest.mark.parametrize("kw, match", [
     (dict(depth=-1), "depth must be an integer >= 0"),
     (dict(depth=2.5), "depth must be an integer"),
-    (dict(depth=3, tol=0.0), "tol must be a positive"),
+    (dict(depth=3, tol=0.0), "tol must be a finite real number > 0"),
     (dict(depth=3, max_beliefs=0), "max_beliefs must be an integer >= 1"),
     (dict(depth=3, initial=[1.0, 0.0]), "last dimension 3|distribution over 3"),
 ])

@@ -130,7 +130,7 @@ def test_check_real_rejects(bad):
 
 def test_check_real_bounds():
     assert check_real(0.5, "x", minimum=0, maximum=1) == 0.5
-    with pytest.raises(ArgumentError, match="x must be > 0"):
+    with pytest.raises(ArgumentError, match="x must be a finite real number > 0; got 0"):
         check_real(0.0, "x", minimum=0, min_open=True)
 
 
