@@ -6,7 +6,7 @@ linear form, ``to_ghmm()``: operators ``T`` (V, n, n), ``tau`` (n,), ``initial``
 ``Pr(w) = initial T[w1] ... T[wL] tau``.
 """
 
-from . import errors, library
+from . import errors, library, limits
 from .base import Generator
 from .basis import coords_to_density, density_to_coords, gell_mann_basis
 from .compose import (
@@ -18,11 +18,15 @@ from .compose import (
     product,
 )
 from .errors import (
+    ArgumentError,
     GeneratorError,
     IncompleteInstrumentError,
+    MemoryLimitError,
     NegativeProbabilityError,
+    NotAGeneratorError,
     NotStochasticError,
     ShapeError,
+    StateError,
     UnknownProcessError,
     ZeroProbabilityError,
 )
@@ -33,9 +37,10 @@ from .reduction import equivalent, hankel_rank, minimize
 
 __all__ = [
     "Generator", "HMM", "QuantumGenerator", "GHMM", "ProductGenerator",
-    "library", "errors", "minimize", "hankel_rank", "equivalent", "product",
+    "library", "errors", "limits", "minimize", "hankel_rank", "equivalent", "product",
     "joint_symbol", "factor_symbols", "markov_approximation", "noisy",
     "gell_mann_basis", "density_to_coords", "coords_to_density",
     "GeneratorError", "NotStochasticError", "IncompleteInstrumentError",
     "NegativeProbabilityError", "ShapeError", "UnknownProcessError", "ZeroProbabilityError",
+    "ArgumentError", "StateError", "NotAGeneratorError", "MemoryLimitError",
 ]
