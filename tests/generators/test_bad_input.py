@@ -262,3 +262,19 @@ def test_product_ghmm_form_is_refused_above_the_cap():
     assert big.sample(2, 3, seed=0).shape == (2, 3)  # factored sampling needs no joint form
     with pytest.raises(MemoryLimitError, match="2560000-dimensional joint GHMM"):
         big.to_ghmm()
+
+
+def test_allowed_words_checks_its_initial_belief_and_arguments():
+    from generators.words import allowed_words
+
+    g = library.golden_mean()
+    w, p = allowed_words(g, 2, initial=[1.0, 0.0])
+    assert w.tolist() == [[0, 0], [0, 1], [1, 0]]
+    with pytest.raises(StateError, match=r"initial must satisfy eta @ tau = 1 .*got eta @ tau = 2"):
+        allowed_words(g, 2, initial=[1.0, 1.0])
+    with pytest.raises(StateError, match=r"initial must be finite"):
+        allowed_words(g, 2, initial=[np.nan, 1.0])
+    with pytest.raises(NotAGeneratorError, match="resolve"):
+        allowed_words("golden_mean", 2)
+    with pytest.raises(ArgumentError, match="tol must be >= 0; got -1"):
+        allowed_words(g, 2, tol=-1)
