@@ -26,7 +26,7 @@ from .ghmm import GHMM
 from .hmm import HMM
 from .limits import check_bytes
 from .quantum import QuantumGenerator
-from .validation import check_int, check_probability, check_real, check_seed
+from .validation import check_int, check_real, check_seed
 
 __all__ = [
     "mess3", "mess_n", "mess_n_bounds", "rrxor", "zero_one_random", "even_process", "golden_mean", "bloch_walk", "moon",
@@ -54,6 +54,19 @@ def _named(g: Generator, fn: str, **params) -> Generator:
     return g
 
 
+def _param(value, fn: str, name: str, lo: float | None = None, hi: float | None = None, *,
+           open_: bool = False) -> float:
+    """A finite real parameter in ``[lo, hi]`` (``(lo, hi)`` if ``open_``); the message
+    states the whole range, e.g. ``mess3 needs 0 <= x <= 0.5; got x=0.9``."""
+    v = check_real(value, f"{fn}: {name}")
+    le = "<" if open_ else "<="
+    ok = (lo is None or (v > lo if open_ else v >= lo)) and (hi is None or (v < hi if open_ else v <= hi))
+    if not ok:
+        span = (f"{lo:g} {le} " if lo is not None else "") + name + (f" {le} {hi:g}" if hi is not None else "")
+        raise ArgumentError(f"{fn} needs {span}; got {name}={v:g}")
+    return v
+
+
 def _check(cond: bool, msg: str) -> None:
     if not cond:
         raise ArgumentError(msg)
@@ -69,8 +82,8 @@ def mess3(x: float = 0.05, a: float = 0.85) -> HMM:
     distribution uniform; ``sum_x T[x]`` has eigenvalues ``{1, 1-3x, 1-3x}``.
     Valid for ``0 <= x <= 1/2`` and ``0 <= a <= 1``.
     """
-    x = check_real(x, "mess3: x", minimum=0.0, maximum=0.5)
-    a = check_probability(a, "mess3: a")
+    x = _param(x, "mess3", "x", 0.0, 0.5)
+    a = _param(a, "mess3", "a", 0.0, 1.0)
     b, y = (1 - a) / 2, 1 - 2 * x
     move = np.full((3, 3), x) + np.eye(3) * (y - x)  # move[i, j] = y if i == j else x
     T = np.empty((3, 3, 3))
@@ -99,8 +112,8 @@ def mess_n(n: int = 2, lam: float = 0.7, a: float = 0.85) -> HMM:
     n = _check_n(n)
     check_bytes(24.0 * n**3, f"mess_n with n={n} states (its {n} operators of {n}x{n} floats)")
     lo, _ = mess_n_bounds(n)
-    lam = check_real(lam, "mess_n: lam")
-    a = check_probability(a, "mess_n: a")
+    lam = _param(lam, "mess_n", "lam")
+    a = _param(a, "mess_n", "a", 0.0, 1.0)
     _check(lo - 1e-12 <= lam <= 1.0,
            f"mess_n with n={n} states needs {lo:g} <= lam <= 1 (nonnegative diagonal lam + (1-lam)/n); "
            f"got lam={lam:g}" + ("; use n=2 for lam down to -1" if n > 2 else ""))
@@ -125,7 +138,7 @@ def _check_n(n) -> int:
 @_register("classical")
 def rrxor(p1: float = 0.5, p2: float = 0.5) -> HMM:
     """Random-random-XOR: two random bits then their XOR; states (S, 0, 1, T, F)."""
-    p1, p2 = check_probability(p1, "rrxor: p1"), check_probability(p2, "rrxor: p2")
+    p1, p2 = _param(p1, "rrxor", "p1", 0.0, 1.0), _param(p2, "rrxor", "p2", 0.0, 1.0)
     S, Z, O, Tt, F = range(5)
     T = np.zeros((2, 5, 5))
     T[0, S, Z], T[1, S, O] = p1, 1 - p1
@@ -139,7 +152,7 @@ def rrxor(p1: float = 0.5, p2: float = 0.5) -> HMM:
 @_register("classical")
 def zero_one_random(p: float = 0.5) -> HMM:
     """Zero-One-Random: emits 0, 1, then a random bit (1 with probability ``p``)."""
-    p = check_probability(p, "zero_one_random: p")
+    p = _param(p, "zero_one_random", "p", 0.0, 1.0)
     T = np.zeros((2, 3, 3))
     T[0] = [[0, 1, 0], [0, 0, 0], [1 - p, 0, 0]]
     T[1] = [[0, 0, 0], [0, 0, 1], [p, 0, 0]]
@@ -149,7 +162,7 @@ def zero_one_random(p: float = 0.5) -> HMM:
 @_register("classical")
 def even_process(p: float = 0.5) -> HMM:
     """Even process: 1s come in even blocks; from state A emit 0 (stay) w.p. ``1-p``."""
-    p = check_real(p, "even_process: p", minimum=0.0, maximum=1.0, min_open=True, max_open=True)
+    p = _param(p, "even_process", "p", 0.0, 1.0, open_=True)
     T = np.array([[[1 - p, 0], [0, 0]], [[0, p], [1, 0]]], dtype=float)
     return _named(HMM(T), "even_process", p=p)
 
@@ -157,7 +170,7 @@ def even_process(p: float = 0.5) -> HMM:
 @_register("classical")
 def golden_mean(p: float = 0.5) -> HMM:
     """Golden mean process: no two consecutive 1s."""
-    p = check_real(p, "golden_mean: p", minimum=0.0, maximum=1.0, min_open=True, max_open=True)
+    p = _param(p, "golden_mean", "p", 0.0, 1.0, open_=True)
     T = np.array([[[1 - p, 0], [1, 0]], [[0, p], [0, 0]]], dtype=float)
     return _named(HMM(T), "golden_mean", p=p)
 
@@ -171,8 +184,8 @@ def bloch_walk(alpha: float = 1.0, beta: float = 51 ** 0.5) -> QuantumGenerator:
     ``K1 = g diag(a-b, a+b)``, ``K2 = g [[a, b], [b, a]]``, ``K3 = g [[a, -b], [-b, a]]``.
     The state walks in the x-z plane of the Bloch ball; no finite HMM generates it.
     """
-    a = check_real(alpha, "bloch_walk: alpha", minimum=0.0, min_open=True)
-    b = check_real(beta, "bloch_walk: beta", minimum=0.0, min_open=True)
+    a = _param(alpha, "bloch_walk", "alpha", 0.0, open_=True)
+    b = _param(beta, "bloch_walk", "beta", 0.0, open_=True)
     g = 1.0 / (2.0 * math.sqrt(a * a + b * b))
     K = g * np.array([
         [[a + b, 0], [0, a - b]],
@@ -193,7 +206,7 @@ def moon(alpha: float = math.e, beta: float = 0.5) -> GHMM:
     Requires ``alpha > 1 > beta > 0``, ``alpha + beta != 2`` and ``ln alpha / ln beta``
     irrational (checked against rationals with denominator <= 50).
     """
-    alpha, beta = check_real(alpha, "moon: alpha"), check_real(beta, "moon: beta")
+    alpha, beta = _param(alpha, "moon", "alpha"), _param(beta, "moon", "beta")
     _check(alpha > 1 > beta > 0, f"moon needs alpha > 1 > beta > 0; got alpha={alpha}, beta={beta}")
     _check(abs(alpha + beta - 2) > 1e-12, f"moon needs alpha + beta != 2; got {alpha + beta}")
     r = math.log(alpha) / math.log(beta)
@@ -217,8 +230,8 @@ def frdn(alpha: float = 2000.0, lam: float = 0.49) -> GHMM:
     ``w = [1, 1-lam, 1 + lam (sin - cos), 1 - lam (sin + cos)]``, ``T_a = outer(w, pi0)``,
     ``T_b = lam blockdiag(0, 1, rotation(alpha))``.  Needs ``0 < lam < 1``.
     """
-    alpha = check_real(alpha, "frdn: alpha")
-    lam = check_real(lam, "frdn: lam", minimum=0.0, maximum=1.0, min_open=True, max_open=True)
+    alpha = _param(alpha, "frdn", "alpha")
+    lam = _param(lam, "frdn", "lam", 0.0, 1.0, open_=True)
     c, s = math.cos(alpha), math.sin(alpha)
     D = 1 - 2 * lam * c + lam ** 2
     a = (1 - lam * c + lam * s) / D
@@ -252,7 +265,7 @@ def random_hmm(n_states: int = 3, n_symbols: int = 2, seed: int = 0, concentrati
     n_states = check_int(n_states, "random_hmm: n_states", minimum=1)
     n_symbols = check_int(n_symbols, "random_hmm: n_symbols", minimum=1)
     seed = check_seed(seed, "random_hmm: seed")
-    concentration = check_real(concentration, "random_hmm: concentration", minimum=0.0, min_open=True)
+    concentration = _param(concentration, "random_hmm", "concentration", 0.0, open_=True)
     check_bytes(24.0 * n_symbols * n_states**2,
                 f"random_hmm with {n_states} states and {n_symbols} symbols ({n_symbols} operators of "
                 f"{n_states}x{n_states} floats)")

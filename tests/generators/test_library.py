@@ -111,7 +111,7 @@ def test_minimal_dimensions(name, dim):
 
 
 def test_parameter_validation():
-    with pytest.raises(ArgumentError, match="mess3: x must be <= 0.5; got 0.7"):
+    with pytest.raises(ArgumentError, match="mess3 needs 0 <= x <= 0.5; got x=0.7"):
         library.mess3(x=0.7)
     with pytest.raises(ArgumentError, match="alpha > 1 > beta"):
         library.moon(alpha=0.5)
@@ -119,7 +119,7 @@ def test_parameter_validation():
         library.moon(alpha=4.0, beta=0.5)  # ln4/ln(1/2) = -2
     with pytest.raises(ArgumentError, match="alpha \\+ beta"):
         library.moon(alpha=1.5, beta=0.5)
-    with pytest.raises(ArgumentError, match="frdn: lam must be < 1; got 1.5"):
+    with pytest.raises(ArgumentError, match="frdn needs 0 < lam < 1; got lam=1.5"):
         library.frdn(lam=1.5)
 
 
@@ -139,7 +139,7 @@ def test_parameter_validation():
     ("random_hmm:seed=1.5", r"random_hmm: seed must be an integer; got 1.5 \(float\)"),
     ("random_quantum:d=2.0", r"random_quantum: d must be an integer; got 2.0 \(float\)"),
     ("frdn:alpha=inf", "frdn: alpha must be a finite real number; got inf"),
-    ("random_hmm:concentration=0", "random_hmm: concentration must be > 0; got 0"),
+    ("random_hmm:concentration=0", "random_hmm needs 0 < concentration; got concentration=0"),
     ("random_hmm:seed=-1", "random_hmm: seed must be an integer >= 0; got -1"),
     # more of the same classes
     ("mess3:x=nan", "mess3: x must be a finite real number; got nan"),
@@ -150,9 +150,9 @@ def test_parameter_validation():
     ("mess4", r"unknown process 'mess4'; did you mean mess3"),
     ("mess_n:n=1", r"mess_n: n \(the number of states\) must be an integer >= 2; got 1"),
     ("mess_n:n=3,lam=-0.9", "mess_n with n=3 states needs -0.5 <= lam <= 1"),
-    ("bloch_walk:alpha=0", "bloch_walk: alpha must be > 0; got 0"),
-    ("even_process:p=1", "even_process: p must be < 1; got 1"),
-    ("rrxor:p1=-0.1", "rrxor: p1 must be >= 0; got -0.1"),
+    ("bloch_walk:alpha=0", "bloch_walk needs 0 < alpha; got alpha=0"),
+    ("even_process:p=1", "even_process needs 0 < p < 1; got p=1"),
+    ("rrxor:p1=-0.1", "rrxor needs 0 <= p1 <= 1; got p1=-0.1"),
     ("random_quantum:rank=0", "random_quantum: rank must be an integer >= 1; got 0"),
     ("random_ghmm:n_symbols=2.5", r"random_ghmm: n_symbols must be an integer; got 2.5"),
 ])
