@@ -102,8 +102,8 @@ class ExactGHMM:
         """Belief (1 x n) after ``word`` from ``state`` (default ``initial``)."""
         eta = self._state(state)
         v = eta
-        for x in word:  # exact arithmetic: one product per symbol, normalized at the end
-            v = v * self.operators[self._symbol(x)]
+        for x in self._word(word):  # exact arithmetic: one product per symbol, normalized at the end
+            v = v * self.operators[x]
         p = sp.simplify((v * self.tau)[0, 0])
         if p == 0:
             raise ZeroProbabilityError(f"word {tuple(int(s) for s in word)} has probability 0")
@@ -112,8 +112,8 @@ class ExactGHMM:
     def word_probability(self, word: Sequence[int], state: Any = None) -> sp.Expr:
         """``Pr(word) = eta T[w_1] ... T[w_L] tau`` (simplified)."""
         v = self._state(state)
-        for x in word:
-            v = v * self.operators[self._symbol(x)]
+        for x in self._word(word):
+            v = v * self.operators[x]
         return sp.simplify((v * self.tau)[0, 0])
 
     # ------------------------------------------------------------------ conversions
@@ -162,6 +162,12 @@ class ExactGHMM:
             raise StateError(f"a state must satisfy eta tau = 1 (a normalized belief); got eta tau = {norm}; "
                              "divide it by that")
         return eta
+
+    def _word(self, word: Any) -> list[int]:
+        if isinstance(word, (str, bytes)) or not hasattr(word, "__iter__"):
+            raise ShapeError(f"a word must be a sequence of integer symbols in 0..{self.alphabet_size - 1}; "
+                             f"got {word!r}")
+        return [self._symbol(x) for x in word]
 
     def _symbol(self, x: Any) -> int:
         if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not 0 <= x < self.alphabet_size:

@@ -169,6 +169,7 @@ class GHMM(Generator):
     def word_probability(self, words: Any, state: Any = None, *, initial: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
         eta = self._start(state, initial)
+        self._check_batch_bytes(w)
         lead, L = w.shape[:-1], w.shape[-1]
         flat = w.reshape(int(np.prod(lead)), L)
         if flat.shape[0] >= 2048 and L >= 4 and (L - L // 2) * np.log2(self.alphabet_size) < 62:
@@ -177,6 +178,7 @@ class GHMM(Generator):
 
     def log_word_probability(self, words: Any, state: Any = None, *, initial: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
+        self._check_batch_bytes(w)
         lead, L = w.shape[:-1], w.shape[-1]
         _, logp = self.forward(w.reshape(int(np.prod(lead)), L), initial=self._start(state, initial), keep_beliefs=False)
         return logp.reshape(lead)
@@ -209,6 +211,7 @@ class GHMM(Generator):
             raise ShapeError(f"forward expects words of shape (B, L); got {w.shape}")
         B, L = w.shape
         eta0, zero_tol = self._forward_args(B, L, initial, keep_beliefs, zero_tol)
+        self._check_batch_bytes(w)
         eta = np.array(np.broadcast_to(eta0, (B, self.dim)), dtype=float)
         eta /= (eta @ self.tau)[:, None]
         logp = np.zeros(B)
@@ -262,6 +265,13 @@ class GHMM(Generator):
         if state is None and initial is None:
             return self.initial
         return self.check_state(initial if state is None else state, name="initial" if state is None else "state")
+
+    def _check_batch_bytes(self, w: np.ndarray) -> None:
+        """Refuse batches whose working arrays (about ``3 B n`` floats, ``B V n`` for small
+        ``V n``) exceed the memory cap."""
+        B = int(np.prod(w.shape[:-1], dtype=np.int64))
+        check_bytes(8.0 * B * self.dim * max(3, self.alphabet_size if self.alphabet_size * self.dim <= 512 else 0),
+                    f"word probabilities of {B} words: the {B} x {self.dim} partial products")
 
     def _forward_args(self, B: int, L: int, initial: Any, keep_beliefs: Any, zero_tol: Any):
         """Checked ``(initial (n,) or (B, n), zero_tol)`` of :meth:`forward`; refuses kept

@@ -46,10 +46,12 @@ def minimize(g: Generator, *, rtol: float = 1e-10, canonical: bool = True) -> GH
         Any generator (its GHMM form is reduced).  Not a spec string: build one with
         :func:`generators.io.resolve`.
     rtol : float in (0, 1)
-        Directions whose weight (the largest coefficient along them of a forward vector
-        ``initial T[w]`` with ``|tau| = 1``, or of a backward vector ``T[w] tau``) is at
-        most ``rtol`` are dropped; word probabilities of the result agree with ``g``'s to
-        about ``rtol``.
+        Directions whose weight (the root-sum-square coefficient along them of the forward
+        vectors ``initial T[w]`` with ``|tau| = 1``, or of the backward vectors
+        ``T[w] tau``) is at most ``rtol`` are dropped, and so are directions whose Hankel
+        singular value is at most ``rtol / 1000`` of the largest (reached and observed,
+        but with a rounding-level product); word probabilities of the result agree with
+        ``g``'s to about ``rtol``.
     canonical : bool
         If True, rotate and scale coordinates so that ``tau = (1, 0, ..., 0)``: the first
         belief coordinate is then always 1 and the rest are orthonormal coordinates of the
@@ -78,21 +80,15 @@ def minimize(g: Generator, *, rtol: float = 1e-10, canonical: bool = True) -> GH
     t = np.linalg.norm(h.tau)
     T, tau, init = h.operators, h.tau / t, h.initial * t  # units: |tau| = 1, init @ tau = 1
     # 1. reachability: rows R (r x n), orthonormal, spanning {initial T[w]}
-    R, _ = weighted_closure(init, T, atol=max(rtol, _floor(T, init)))
-    Tr = R @ T @ R.T
-    tau_r = R @ tau
-    init_r = init @ R.T
-    # keep T[x] tau exact on the kept space: a dropped direction of weight <= atol would
-    # otherwise leave sum_x Tr[x] tau_r - tau_r of order atol / (a kept weight), large in
-    # the unit coordinates of a weakly reached direction; the rank-one correction moves
-    # word probabilities by O(atol) only, and makes tau_r an exact fixed point
-    defect = (T @ tau) @ R.T - Tr @ tau_r  # (V, r): R T[x] tau - Tr[x] tau_r
-    Tr = Tr + defect[:, :, None] * tau_r[None, None, :] / (tau_r @ tau_r)
+    R, wr = weighted_closure(init, T, atol=max(rtol, _floor(T, init)))
+    Tr, tau_r, init_r = _consistent(R @ T @ R.T, R @ tau, init @ R.T, (T @ tau) @ R.T)
     # 2. observability: columns C (r x s) spanning {T_r[w] tau_r}
-    C = weighted_closure(tau_r, Tr.transpose(0, 2, 1), atol=max(rtol, _floor(Tr, tau_r)))[0].T
-    Tm = C.T @ Tr @ C
-    tau_m = C.T @ tau_r * t
-    init_m = init_r @ C / t
+    Ct, wc = weighted_closure(tau_r, Tr.transpose(0, 2, 1), atol=max(rtol, _floor(Tr, tau_r)))
+    C = Ct.T
+    Tm, tau_m, init_m = C.T @ Tr @ C, C.T @ tau_r, init_r @ C
+    # 3. joint significance: Hankel singular values of the weighted forward and backward spaces
+    Tm, tau_m, init_m = _hankel_truncate(Tm, tau_m, init_m, wr[:, None] * C, wc, rtol)
+    tau_m, init_m = tau_m * t, init_m / t
     if canonical:
         # S = |tau| Q with Q orthogonal, Q[:, 0] = tau/|tau|: then S^-1 tau = e0, and a
         # uniform scale keeps the geometry (angles, ratios of distances) of the beliefs
@@ -102,6 +98,42 @@ def minimize(g: Generator, *, rtol: float = 1e-10, canonical: bool = True) -> GH
         tau_m = np.where(np.abs(tau_m) < 1e-14, 0.0, tau_m)
     init_m = init_m / (init_m @ tau_m)
     return GHMM(Tm, tau_m, init_m, check_words_upto=0, name=g.name)
+
+
+def _consistent(Tr: np.ndarray, tau_r: np.ndarray, init_r: np.ndarray, target: np.ndarray):
+    """Make ``Tr[x] tau_r`` equal ``target[x]`` (the projection of ``T[x] tau``) exactly.
+
+    A direction dropped for its small weight leaves ``sum_x Tr[x] tau_r - tau_r`` of order
+    (dropped weight) / (kept weight), large in the unit coordinates of a weakly reached
+    direction; the rank-one correction ``+ d tau_r^T / |tau_r|^2`` per symbol moves word
+    probabilities by about the dropped weight only, and makes ``tau_r`` an exact fixed point.
+    """
+    defect = target - Tr @ tau_r  # (V, r)
+    return Tr + defect[:, :, None] * tau_r[None, None, :] / (tau_r @ tau_r), tau_r, init_r
+
+
+def _hankel_truncate(Tm, tau_m, init_m, Wf: np.ndarray, wb: np.ndarray, rtol: float):
+    """Drop the directions whose Hankel singular value is at most ``rtol / 1000`` times the
+    largest (``1e-13`` by default: below what float64 word probabilities resolve).
+
+    In the coordinates of steps 1-2, the forward vectors have the Gram factor ``Wf``
+    (reach weights times ``C``) and the backward vectors ``diag(wb)``, so the Hankel matrix
+    of all words has the singular values of ``M = Wf diag(wb)``.  A direction may be
+    reached (weight above ``rtol``) and observed (weight above ``rtol``) yet have a
+    rounding-level product; keeping it would exceed the Hankel rank.  The kept coordinates are
+    the orthogonal projection onto ``Q = orth(diag(wb) V_k)`` (the same process as the
+    balanced truncation, up to a ``k x k`` change of coordinates), with the oblique
+    left inverse ``B^T = (U_k^T Wf Q)^-1 U_k^T Wf``.
+    """
+    U, S, Vt = np.linalg.svd(Wf * wb[None, :], full_matrices=False)
+    k = int(np.sum(S > 1e-3 * rtol * S[0])) if S.size and S[0] > 0 else 0
+    if k >= Tm.shape[-1] or k == 0:
+        return Tm, tau_m, init_m
+    Q = np.linalg.qr(wb[:, None] * Vt[:k].T)[0]  # (s, k)
+    UW = U[:, :k].T @ Wf  # (k, s)
+    Bt = np.linalg.solve(UW @ Q, UW)  # (k, s), Bt @ Q = I
+    Tk, tau_k, init_k = Bt @ Tm @ Q, Bt @ tau_m, init_m @ Q
+    return _consistent(Tk, tau_k, init_k, (Tm @ tau_m) @ Bt.T)
 
 
 def hankel_rank(g: Generator, *, rtol: float = 1e-10) -> int:

@@ -117,3 +117,11 @@ def test_exact_bad_input():
     with pytest.raises(ArgumentError, match="symbolic must be True or False; got 'yes'"):
         exact_generator("mess3", symbolic="yes")
 
+
+
+def test_exact_words_are_sequences_of_symbols():
+    e = exact_generator("golden_mean")
+    with pytest.raises(ValueError, match=r"a word must be a sequence of integer symbols in 0..1; got 5"):
+        e.belief(5)
+    with pytest.raises(ValueError, match=r"symbol 1.0 out of range"):
+        e.word_probability([0, 1.0])

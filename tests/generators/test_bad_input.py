@@ -278,3 +278,12 @@ def test_allowed_words_checks_its_initial_belief_and_arguments():
         allowed_words("golden_mean", 2)
     with pytest.raises(ArgumentError, match="tol must be >= 0; got -1"):
         allowed_words(g, 2, tol=-1)
+
+
+def test_word_batches_above_the_cap_are_refused(monkeypatch):
+    w = np.zeros((1000, 4), dtype=np.int64)
+    assert MESS3.word_probability(w).shape == (1000,)
+    monkeypatch.setattr(limits, "MAX_BYTES", 10_000)
+    for call in (MESS3.word_probability, MOON.log_word_probability, MOON.forward):
+        with pytest.raises(MemoryLimitError, match=r"word probabilities of 1000 words: the 1000 x 3 partial products"):
+            call(w) if call != MOON.forward else call(w, keep_beliefs=False)
