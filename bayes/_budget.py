@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+from generators.limits import format_bytes
+
 __all__ = ["ManifoldTooLargeError", "DEFAULT_MEMORY_BUDGET", "bytes_per_belief", "default_cap", "too_large",
            "memory_bound"]
 
@@ -53,15 +55,6 @@ def memory_bound(n: int, V: int) -> int:
     except (AttributeError, ValueError, OSError):
         return 2**40
     return max(1, phys // bytes_per_belief(n, V, keep_all=True))
-
-
-def format_bytes(b: float) -> str:
-    """``1536 -> '1.5 KiB'``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(b) < 1024 or unit == "TiB":
-            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.1f} {unit}"
-        b /= 1024
-    return f"{b:.1f} TiB"  # pragma: no cover - loop always returns
 
 
 def too_large(what: str, depth: int, need: int, done_depth: int, done: int, cap: int, per_belief: int,

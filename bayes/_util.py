@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 
 from generators import Generator
+from generators.base import check_generator
+from generators.errors import ArgumentError
 from generators.validation import check_int
+from generators.validation import check_real as _check_real
 
 __all__ = ["Estimate", "as_generator", "check_base", "check_positive_int", "entropy_rows", "progress_bar"]
 
@@ -55,11 +58,10 @@ def _rebuild_estimate(value, exact, stderr, bound, method):
 
 
 def as_generator(g: Any, what: str = "g") -> Generator:
-    """Check that ``g`` is a :class:`generators.Generator`."""
-    if not isinstance(g, Generator):
-        raise TypeError(f"{what} must be a generators.Generator (HMM, QuantumGenerator, GHMM, ...); "
-                        f"got {type(g).__name__}")
-    return g
+    """``g`` if it is a :class:`generators.Generator`, else
+    :class:`~generators.errors.NotAGeneratorError` (a ValueError and a TypeError) saying
+    how to build one from a spec string (:func:`generators.base.check_generator`)."""
+    return check_generator(g, what)
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
@@ -68,14 +70,15 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
 
 
 def check_base(base: Any) -> float:
-    """Logarithm base as a float (``2`` bits, ``e`` nats, ``10`` bans); must be > 0 and != 1."""
+    """Logarithm base as a float (``2`` bits, ``e`` nats, ``10`` bans); must be > 0 and != 1
+    (a real number: not a string, a bool or NaN)."""
     try:
-        b = float(base)
-    except (TypeError, ValueError):
-        raise ValueError(f"base must be a positive number other than 1 (2 for bits, math.e for nats); "
-                         f"got {base!r}") from None
-    if not (b > 0 and b != 1 and math.isfinite(b)):
-        raise ValueError(f"base must be a positive number other than 1 (2 for bits, math.e for nats); got {base!r}")
+        b = _check_real(base, "base", minimum=0.0, min_open=True)
+    except ArgumentError:
+        b = math.nan
+    if not (b > 0 and b != 1):
+        raise ArgumentError(f"base must be a positive number other than 1 (2 for bits, math.e for nats); "
+                            f"got {base!r}")
     return b
 
 

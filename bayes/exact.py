@@ -25,6 +25,8 @@ import numpy as np
 import sympy as sp
 
 from generators import Generator, ShapeError, ZeroProbabilityError
+from generators.errors import ArgumentError, NotAGeneratorError, StateError
+from generators.validation import check_int
 
 __all__ = ["ExactGHMM", "exact_generator", "exact_belief", "exact_names"]
 
@@ -56,7 +58,7 @@ class ExactGHMM:
         initial = sp.Matrix(initial).reshape(1, n)
         norm = sp.simplify((initial * tau)[0, 0])
         if norm == 0:
-            raise ValueError("initial state has initial @ tau = 0; it cannot be normalized")
+            raise StateError("initial state has initial @ tau = 0; it cannot be normalized")
         self.initial = (initial / norm).applyfunc(sp.simplify)
 
     # ------------------------------------------------------------------ structure
@@ -100,8 +102,8 @@ class ExactGHMM:
         """Belief (1 x n) after ``word`` from ``state`` (default ``initial``)."""
         eta = self._state(state)
         v = eta
-        for x in word:  # exact arithmetic: one product per symbol, normalized at the end
-            v = v * self.operators[self._symbol(x)]
+        for x in self._word(word):  # exact arithmetic: one product per symbol, normalized at the end
+            v = v * self.operators[x]
         p = sp.simplify((v * self.tau)[0, 0])
         if p == 0:
             raise ZeroProbabilityError(f"word {tuple(int(s) for s in word)} has probability 0")
@@ -110,8 +112,8 @@ class ExactGHMM:
     def word_probability(self, word: Sequence[int], state: Any = None) -> sp.Expr:
         """``Pr(word) = eta T[w_1] ... T[w_L] tau`` (simplified)."""
         v = self._state(state)
-        for x in word:
-            v = v * self.operators[self._symbol(x)]
+        for x in self._word(word):
+            v = v * self.operators[x]
         return sp.simplify((v * self.tau)[0, 0])
 
     # ------------------------------------------------------------------ conversions
@@ -130,7 +132,7 @@ class ExactGHMM:
 
         e = self.subs(values, **kw) if (values or kw) else self
         if e.free_symbols:
-            raise ValueError(f"symbols {sorted(map(str, e.free_symbols))} need values for a numeric GHMM")
+            raise ArgumentError(f"symbols {sorted(map(str, e.free_symbols))} need values for a numeric GHMM")
         T = np.array([np.array(M.evalf(), dtype=float) for M in e.operators])
         tau = np.array(e.tau.evalf(), dtype=float).reshape(-1)
         init = np.array(e.initial.evalf(), dtype=float).reshape(-1)
@@ -143,12 +145,29 @@ class ExactGHMM:
 
     # ------------------------------------------------------------------ internals
     def _state(self, state: Any) -> sp.Matrix:
+        """A user-given belief: ``n`` entries with ``eta tau = 1`` (the state rule of
+        :mod:`generators.base`; only checked where ``eta tau - 1`` is a number, not an
+        expression in free symbols)."""
         if state is None:
             return self.initial
-        eta = sp.Matrix(state)
+        try:
+            eta = sp.Matrix(state)
+        except (TypeError, ValueError, sp.SympifyError) as e:
+            raise StateError(f"a state must be {self.dim} numbers or sympy expressions; got {state!r} ({e})") from None
         if eta.shape not in ((1, self.dim), (self.dim, 1)):
-            raise ShapeError(f"a state must have {self.dim} entries; got shape {eta.shape}")
-        return eta.reshape(1, self.dim)
+            raise StateError(f"a state must have {self.dim} entries; got shape {eta.shape}")
+        eta = eta.reshape(1, self.dim)
+        norm = sp.simplify((eta * self.tau)[0, 0])
+        if norm.is_number and sp.simplify(norm - 1) != 0:
+            raise StateError(f"a state must satisfy eta tau = 1 (a normalized belief); got eta tau = {norm}; "
+                             "divide it by that")
+        return eta
+
+    def _word(self, word: Any) -> list[int]:
+        if isinstance(word, (str, bytes)) or not hasattr(word, "__iter__"):
+            raise ShapeError(f"a word must be a sequence of integer symbols in 0..{self.alphabet_size - 1}; "
+                             f"got {word!r}")
+        return [self._symbol(x) for x in word]
 
     def _symbol(self, x: Any) -> int:
         if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not 0 <= x < self.alphabet_size:
@@ -178,23 +197,27 @@ def exact_generator(spec: str | Generator, *, symbolic: bool = False, max_denomi
         Parameter values: numbers (floats taken as the rational they print as), strings
         (symbol names) or sympy expressions.  Defaults are the library's.
     """
+    max_denominator = check_int(max_denominator, "max_denominator", minimum=1)
+    if not isinstance(symbolic, (bool, np.bool_)):
+        raise ArgumentError(f"symbolic must be True or False; got {symbolic!r}")
     if isinstance(spec, Generator):
         if params:
-            raise ValueError("parameters are only accepted with a library name")
+            raise ArgumentError("parameters are only accepted with a library name")
         h = spec.to_ghmm()
         q = np.vectorize(lambda v: sp.Rational(Fraction(float(v)).limit_denominator(max_denominator)), otypes=[object])
         return ExactGHMM([sp.Matrix(q(T)) for T in h.operators], sp.Matrix(q(h.tau)), sp.Matrix(q(h.initial)),
                          name=spec.name)
     if not isinstance(spec, str):
-        raise TypeError(f"spec must be a library name or a Generator; got {type(spec).__name__}")
+        raise NotAGeneratorError(f"spec must be a library name (one of {', '.join(exact_names())}) or a Generator; "
+                                 f"got {type(spec).__name__}")
     key = spec.strip().lower().replace("-", "_")
     if key not in _EXACT:
-        raise ValueError(f"no closed form for {spec!r}; exact forms exist for {', '.join(exact_names())} "
+        raise ArgumentError(f"no closed form for {spec!r}; exact forms exist for {', '.join(exact_names())} "
                          "(or pass a float generator to rationalize it)")
     fn, defaults = _EXACT[key]
     bad = [k for k in params if k not in defaults]
     if bad:
-        raise ValueError(f"{key} has no parameter {bad[0]!r}; valid: {', '.join(defaults)}")
+        raise ArgumentError(f"{key} has no parameter {bad[0]!r}; valid: {', '.join(defaults)}")
     vals = {k: _as_sympy(params[k]) if k in params else (sp.Symbol(k, positive=True) if symbolic else _as_sympy(d))
             for k, d in defaults.items()}
     return fn(**vals)
@@ -212,14 +235,14 @@ def _as_sympy(v: Any) -> sp.Expr:
     if isinstance(v, str):
         return sp.Symbol(v)
     if isinstance(v, (bool, np.bool_)):
-        raise ValueError(f"parameter values must be numbers, symbol names or sympy expressions; got {v!r}")
+        raise ArgumentError(f"parameter values must be numbers, symbol names or sympy expressions; got {v!r}")
     if isinstance(v, (int, np.integer)):
         return sp.Integer(int(v))
     if isinstance(v, (float, np.floating)):
         return sp.Rational(repr(float(v)))  # 0.15 -> 3/20
     if isinstance(v, Fraction):
         return sp.Rational(v.numerator, v.denominator)
-    raise ValueError(f"parameter values must be numbers, symbol names or sympy expressions; got {v!r}")
+    raise ArgumentError(f"parameter values must be numbers, symbol names or sympy expressions; got {v!r}")
 
 
 def _stationary(ops: list, tau: sp.Matrix) -> sp.Matrix:
@@ -227,7 +250,7 @@ def _stationary(ops: list, tau: sp.Matrix) -> sp.Matrix:
     n = total.shape[0]
     null = (total.T - sp.eye(n)).nullspace(simplify=True)
     if len(null) != 1:
-        raise ValueError(f"sum_x T[x] has a {len(null)}-dimensional eigenvalue-1 space; give `initial`")
+        raise ArgumentError(f"sum_x T[x] has a {len(null)}-dimensional eigenvalue-1 space; give `initial`")
     v = null[0].T
     return (v / (v * tau)[0, 0]).applyfunc(sp.simplify)
 

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from generators import Generator, ShapeError
+from generators.errors import ArgumentError
+from generators.validation import check_real, check_real_array
 
 from ._util import as_generator, check_positive_int
 
@@ -41,9 +43,9 @@ def barycentric_coordinates(p: Any) -> np.ndarray:
     ``p @ vertices`` with the vertices of a unit equilateral triangle
     ``(0,0), (1,0), (1/2, sqrt(3)/2)`` (or a regular tetrahedron), so state ``i`` sits at
     vertex ``i`` and the uniform distribution at the centroid.  Rows need not be exactly
-    normalized (they are used as given).
+    normalized (they are used as given); they must be finite and real.
     """
-    p = np.asarray(p, dtype=float)
+    p = check_real_array(p, "p")
     if p.shape[-1:] == (3,):
         return p @ _TRIANGLE
     if p.shape[-1:] == (4,):
@@ -61,6 +63,10 @@ def bloch_vectors(states: Any) -> np.ndarray:
     if hasattr(states, "full") and callable(states.full):
         states = states.full()
     rho = np.asarray(states)
+    if rho.dtype == bool or not np.issubdtype(rho.dtype, np.number):
+        raise ShapeError(f"Bloch vectors need numeric 2x2 density matrices; got dtype {rho.dtype}")
+    if rho.size and not np.all(np.isfinite(rho)):
+        raise ShapeError("Bloch vectors need finite density matrices; got NaN or infinite entries")
     if rho.shape[-2:] != (2, 2):
         raise ShapeError(f"Bloch vectors need 2x2 density matrices (..., 2, 2); got shape {rho.shape}")
     r01 = rho[..., 0, 1]
@@ -110,20 +116,21 @@ def affine_projection(beliefs: Any, tau: Any = None, dim: int = 2, *, weights: A
     weights : (N,), optional
         Nonnegative weights (e.g. belief probabilities) for the center and the PCA.
     """
-    X = np.asarray(beliefs, dtype=float)
-    if X.ndim != 2 or X.shape[0] == 0:
+    X = check_real_array(beliefs, "beliefs")
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ShapeError(f"beliefs must be a nonempty (N, n) array; got shape {X.shape}")
     dim = check_positive_int(dim, "dim")
     N, n = X.shape
-    w = np.full(N, 1.0 / N) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    w = np.full(N, 1.0 / N) if weights is None else check_real_array(weights, "weights")
     if w.shape != (N,) or np.any(w < 0) or not w.sum() > 0:
-        raise ValueError(f"weights must be {N} nonnegative numbers with a positive sum")
+        raise ArgumentError(f"weights must be {N} nonnegative numbers with a positive sum; got shape {w.shape}"
+                            + (f", minimum {w.min():g}, sum {w.sum():g}" if w.size else ""))
     w = w / w.sum()
     center = w @ X
     if tau is None:
         basis = np.eye(n)
     else:
-        tau = np.asarray(tau, dtype=float).reshape(-1)
+        tau = check_real_array(tau, "tau").reshape(-1)
         if tau.shape != (n,) or not np.linalg.norm(tau) > 0:
             raise ShapeError(f"tau must be a nonzero vector of length {n}; got shape {tau.shape}")
         basis = _orthogonal_complement(tau)  # (n-1, n) orthonormal rows
@@ -150,9 +157,10 @@ def affine_dimension(beliefs: Any, tol: float = 1e-8) -> int:
     """Dimension of the affine hull of beliefs ``(N, n)``: the numerical rank of the
     centered set: singular values above ``tol`` times the largest and above
     ``tol sqrt(N)`` (so a set of identical beliefs up to rounding has dimension 0)."""
-    X = np.asarray(beliefs, dtype=float)
+    X = check_real_array(beliefs, "beliefs")
     if X.ndim != 2 or X.shape[0] == 0:
         raise ShapeError(f"beliefs must be a nonempty (N, n) array; got shape {X.shape}")
+    tol = check_real(tol, "tol", minimum=0.0, min_open=True)
     Y = X - X.mean(axis=0)
     if Y.shape[0] > 4 * Y.shape[1]:
         Y = np.linalg.qr(Y, mode="r")  # same singular values, n x n
@@ -182,8 +190,9 @@ def linear_map(source: Any, target: Any, *, tol: float = 1e-8) -> LinearMap:
     ``target``: then the two sets of beliefs are not linearly related (not two
     representations of the same process, or not paired by the same words).
     """
-    S = np.asarray(source, dtype=float)
-    Tg = np.asarray(target, dtype=float)
+    S = check_real_array(source, "source")
+    Tg = check_real_array(target, "target")
+    tol = check_real(tol, "tol", minimum=0.0, min_open=True)
     if S.ndim != 2 or Tg.ndim != 2 or S.shape[0] != Tg.shape[0] or S.shape[0] == 0:
         raise ShapeError(f"source and target must be (N, n_s) and (N, n_t) with the same N > 0; "
                          f"got {S.shape} and {Tg.shape}")
@@ -191,7 +200,7 @@ def linear_map(source: Any, target: Any, *, tol: float = 1e-8) -> LinearMap:
     resid = float(np.abs(S @ A - Tg).max())
     scale = max(1.0, float(np.abs(Tg).max()))
     if resid > tol * scale:
-        raise ValueError(f"no linear map fits: worst residual {resid:.3g} > tol {tol:g} x scale {scale:.3g}; "
+        raise ArgumentError(f"no linear map fits: worst residual {resid:.3g} > tol {tol:g} x scale {scale:.3g}; "
                          "are these beliefs of the same words under two representations of one process?")
     return LinearMap(A, resid)
 
@@ -210,17 +219,18 @@ def representation_map(g_from: Generator, g_to: Generator, depth: int = 6, *, to
 
     g_from, g_to = as_generator(g_from, "g_from"), as_generator(g_to, "g_to")
     if g_from.alphabet_size != g_to.alphabet_size:
-        raise ValueError(f"the generators have different alphabets ({g_from.alphabet_size} vs "
+        raise ArgumentError(f"the generators have different alphabets ({g_from.alphabet_size} vs "
                          f"{g_to.alphabet_size} symbols); they cannot be the same process")
     depth = check_positive_int(depth, "depth", minimum=0)
-    m = mixed_state_presentation(g_from, depth, max_beliefs=max_beliefs)
+    tol = check_real(tol, "tol", minimum=0.0, min_open=True)
+    m = mixed_state_presentation(g_from, depth, max_beliefs=check_positive_int(max_beliefs, "max_beliefs"))
     words = m.words()
     target = np.empty((m.n_beliefs, g_to.to_ghmm().dim))
     for L in np.unique(m.depth):  # loop over word lengths only
         ids = np.nonzero(m.depth == L)[0]
         tr = belief_trajectories(g_to, words[ids, :L].reshape(ids.size, int(L)))
         if not np.all(tr.possible[:, -1]):
-            raise ValueError("a word allowed by g_from has probability 0 under g_to; not the same process")
+            raise ArgumentError("a word allowed by g_from has probability 0 under g_to; not the same process")
         target[ids] = tr.beliefs[:, -1]
     return linear_map(m.beliefs, target, tol=tol)
 

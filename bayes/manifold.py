@@ -41,14 +41,13 @@ References
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from generators.validation import check_real
-from generators import Generator, ShapeError
+from generators import Generator
 
 from ._budget import DEFAULT_MEMORY_BUDGET, ManifoldTooLargeError, bytes_per_belief, default_cap
 from ._closed import bottom_components, refine, stationary_mass
@@ -402,22 +401,6 @@ def _check_arguments(depth: Any, tol: Any, zero_tol: Any, max_beliefs: Any) -> t
 
 
 def _initial_belief(g: Generator, h, initial: Any) -> np.ndarray:
-    """The normalized starting belief in GHMM coordinates (finite, real, ``eta @ tau = 1``)."""
-    if initial is None:
-        eta0 = h.initial
-    else:
-        with warnings.catch_warnings():  # complex -> real conversion would drop the imaginary part
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            try:
-                eta0 = np.asarray(g.from_native(initial), dtype=float)
-            except (np.exceptions.ComplexWarning, TypeError) as e:
-                raise ValueError(f"initial must be a real native state of this generator; got {initial!r} "
-                                 f"({e})") from None
-    if eta0.shape != (h.dim,):
-        raise ShapeError(f"initial must be one native state (GHMM dimension {h.dim}); got shape {eta0.shape}")
-    if not np.all(np.isfinite(eta0)):
-        raise ValueError(f"initial must be finite (no NaN or inf); got {initial!r}")
-    norm = float(eta0 @ h.tau)
-    if not norm > 0:
-        raise ValueError(f"initial state has normalization eta @ tau = {norm:.3g}; it must be positive")
-    return eta0 / norm
+    """The starting belief in GHMM coordinates: the generator's, or a user's state checked
+    by the state rule (:meth:`generators.Generator.check_state`)."""
+    return h.initial if initial is None else g.check_state(initial, name="initial")

@@ -1,6 +1,9 @@
-"""Pictures of belief manifolds (PNG, matplotlib's Agg backend).
+"""Pictures of belief manifolds (PNG).
 
 matplotlib and qutip are imported inside the functions, so ``import bayes`` stays light.
+Figures are drawn on :class:`matplotlib.figure.Figure` objects with their own Agg canvas
+(``FigureCanvasAgg``): the global backend is never switched and pyplot's state is never
+touched, so notebooks keep their interactive backend.
 
 :func:`plot_beliefs` chooses the natural picture from the generator:
 
@@ -11,7 +14,9 @@ matplotlib and qutip are imported inside the functions, so ``import bayes`` stay
   qutip's Bloch sphere (``"bloch-sphere"`` forces it);
 - ``"projection"`` -- anything else: the affine projection onto the plane orthogonal to
   ``tau`` (:func:`bayes.geometry.affine_projection`; principal components when more
-  than 2 dimensions remain), coloured by the depth at which each belief first appears.
+  than 2 dimensions remain), coloured by the depth at which each belief first appears;
+  a 2-dimensional GHMM gives a line segment, a 1-dimensional one (a one-state HMM, a
+  ``d = 1`` quantum generator: every belief is the same point) a single point.
 
 Point area grows with the belief's probability (:attr:`BeliefManifold.probs`).
 """
@@ -23,8 +28,10 @@ import os
 import numpy as np
 
 from generators import Generator
-
+from generators.errors import ArgumentError, NotAGeneratorError
 from generators.fileio import atomic_path
+from generators.validation import check_choice, check_int, check_real
+
 from .geometry import affine_projection, barycentric_coordinates, bloch_vectors
 from .manifold import BeliefManifold, mixed_state_presentation
 
@@ -53,15 +60,23 @@ def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, 
     figsize, dpi : figure size in inches and resolution; the PNG is
         ``figsize * dpi`` pixels (e.g. 720 x 720).
     """
+    if not isinstance(manifold, (BeliefManifold, Generator)):
+        raise NotAGeneratorError(f"plot_beliefs needs a BeliefManifold or a Generator; got {type(manifold).__name__}"
+                                 + ("; build a generator from a spec with generators.io.resolve"
+                                    if isinstance(manifold, str) else ""))
+    try:
+        style = check_choice(style, "style", _STYLES)
+    except ArgumentError as e:
+        raise ArgumentError(str(e).replace("style must be", "unknown style; style must be", 1)) from None
+    path = _png_path(path)
+    if title is not None and not isinstance(title, str):
+        raise ArgumentError(f"title must be a string or None; got {title!r}")
+    if not isinstance(size_by_prob, (bool, np.bool_)):
+        raise ArgumentError(f"size_by_prob must be True or False; got {size_by_prob!r}")
+    figsize = _figsize(figsize)
+    dpi = check_int(dpi, "dpi", minimum=1, maximum=2000)
     if isinstance(manifold, Generator):
-        manifold = mixed_state_presentation(manifold, depth)
-    if not isinstance(manifold, BeliefManifold):
-        raise TypeError(f"plot_beliefs needs a BeliefManifold or a Generator; got {type(manifold).__name__}")
-    if style not in _STYLES:
-        raise ValueError(f"unknown style {style!r}; valid: {', '.join(_STYLES)}")
-    path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        raise ValueError(f"plot_beliefs writes PNG files; the path must end in .png, got {path!r}")
+        manifold = mixed_state_presentation(manifold, check_int(depth, "depth", minimum=0))
     style = choose_style(manifold) if style == "auto" else style
     m = manifold
     g = m.generator
@@ -73,9 +88,7 @@ def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, 
     if style == "bloch-sphere":
         return _bloch_sphere(m, path, title, order, figsize, dpi)
 
-    from matplotlib.figure import Figure  # a bare Figure renders with Agg; pyplot state untouched
-
-    fig = Figure(figsize=figsize, dpi=dpi)
+    fig = _figure(figsize, dpi)
     ax = fig.add_subplot(1, 1, 1)
     if style == "simplex":
         _draw_simplex(ax, m, order, sizes)
@@ -100,6 +113,33 @@ def choose_style(m: BeliefManifold) -> str:
 
 
 # ---------------------------------------------------------------------- drawing helpers
+def _figure(figsize: tuple[float, float], dpi: int):
+    """A Figure with its own Agg canvas: no global backend switch, no pyplot state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png_path(path) -> str:
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ArgumentError(f"path must be a str or os.PathLike ending in .png; got {type(path).__name__}") from None
+    if not isinstance(path, str) or not path.lower().endswith(".png"):
+        raise ArgumentError(f"plot_beliefs writes PNG files; the path must end in .png, got {path!r}")
+    return path
+
+
+def _figsize(figsize) -> tuple[float, float]:
+    if isinstance(figsize, (str, bytes)) or not hasattr(figsize, "__len__") or len(figsize) != 2:
+        raise ArgumentError(f"figsize must be (width, height) in inches; got {figsize!r}")
+    return tuple(check_real(v, f"figsize[{i}]", minimum=0.0, maximum=100.0, min_open=True)
+                 for i, v in enumerate(figsize))
+
+
 def _sizes(p: np.ndarray, N: int) -> np.ndarray:
     top = p.max() if p.size and p.max() > 0 else 1.0
     base, least = (60.0, 6.0) if N < 200 else ((25.0, 2.0) if N < 5000 else (10.0, 0.6))
@@ -153,6 +193,13 @@ def _draw_bloch_disk(ax, m: BeliefManifold, order: np.ndarray, sizes: np.ndarray
 
 def _draw_projection(fig, ax, m: BeliefManifold, order: np.ndarray, sizes: np.ndarray) -> None:
     h = m.generator.to_ghmm()
+    if h.dim == 1:  # one-dimensional: eta = 1 / tau for every belief, a single point
+        ax.scatter([0.0], [0.0], s=[sizes.max(initial=6.0)], c="C0", linewidths=0)
+        ax.annotate("a 1-dimensional belief space: every belief is this one point", (0, 0),
+                    textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
     proj = affine_projection(m.beliefs, h.tau, dim=2, weights=None)
     xy = proj(m.beliefs)
     if xy.shape[1] == 1:  # a 2-dimensional GHMM: its beliefs lie on a line segment
@@ -171,10 +218,9 @@ def _draw_projection(fig, ax, m: BeliefManifold, order: np.ndarray, sizes: np.nd
 
 def _bloch_sphere(m: BeliefManifold, path: str, title: str, order: np.ndarray, figsize, dpi) -> str:
     import qutip
-    from matplotlib.figure import Figure
 
     r = bloch_vectors(m.native())[order]
-    fig = Figure(figsize=figsize, dpi=dpi)
+    fig = _figure(figsize, dpi)
     ax = fig.add_subplot(1, 1, 1, projection="3d")
     b = qutip.Bloch(fig=fig, axes=ax)
     b.point_marker = ["o"]

@@ -19,8 +19,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from generators import Generator, ShapeError
+from generators import Generator
 from generators.base import check_words
+from generators.ghmm import ZERO_TOL
+from generators.validation import check_real
 
 from ._util import as_generator
 
@@ -94,13 +96,16 @@ def belief_trajectories(g: Generator, words: Any, *, initial: Any = None,
     ----------
     g : Generator
         Any generator (HMM, QuantumGenerator, GHMM, product); its GHMM form is filtered.
+        Not a spec string: build one with :func:`generators.io.resolve`.
     words : int array_like, shape (B, L) or (..., L)
-        Symbols in ``0..V-1``; a single word ``(L,)`` gives a batch of one (shape
+        Symbols in ``0..V-1`` (an integer array: floats are rejected, cast them with
+        ``.astype(int)``); a single word ``(L,)`` gives a batch of one (shape
         ``(L+1, n)`` results, leading dimensions are kept as given).
     initial : native state, optional
         Starting state (probability vector, density matrix, GHMM belief, ...); default the
-        generator's (stationary) initial state.
-    zero_tol : float, optional
+        generator's (stationary) initial state.  Must be a valid normalized state
+        (:meth:`generators.Generator.check_state`).
+    zero_tol : float >= 0, finite, optional
         Conditional probabilities ``Pr(w_t | w_<t) <= zero_tol`` mark the prefix as
         impossible (default :data:`generators.ghmm.ZERO_TOL` = 1e-13).
 
@@ -114,6 +119,12 @@ def belief_trajectories(g: Generator, words: Any, *, initial: Any = None,
     ------
     ShapeError (a ValueError)
         Words that are not integers in ``0..V-1``, or of the wrong shape.
+    StateError, ArgumentError (ValueErrors)
+        An invalid ``initial`` or ``zero_tol``.
+    NotAGeneratorError (a ValueError and a TypeError)
+        ``g`` is not a Generator.
+    MemoryLimitError
+        Beliefs above :data:`generators.limits.MAX_BYTES`.
 
     Notes
     -----
@@ -123,17 +134,10 @@ def belief_trajectories(g: Generator, words: Any, *, initial: Any = None,
     h = g.to_ghmm()
     w = check_words(words, h.alphabet_size)
     lead, L = w.shape[:-1], w.shape[-1]
-    eta0 = None
-    if initial is not None:
-        eta0 = np.asarray(g.from_native(initial), dtype=float)
-        if eta0.shape != (h.dim,):
-            raise ShapeError(f"initial must be one native state (GHMM dimension {h.dim}); "
-                             f"got GHMM coordinates of shape {eta0.shape}")
-        norm = float(eta0 @ h.tau)
-        if not norm > 0:
-            raise ValueError(f"initial state has normalization eta @ tau = {norm:.3g}; it must be positive")
-    kw = {} if zero_tol is None else {"zero_tol": float(zero_tol)}
-    beliefs, logp = h.forward(w.reshape(int(np.prod(lead, dtype=np.int64)), L), initial=eta0, keep_beliefs=True, **kw)
+    eta0 = None if initial is None else g.check_state(initial, name="initial")
+    zero_tol = ZERO_TOL if zero_tol is None else check_real(zero_tol, "zero_tol", minimum=0.0)
+    beliefs, logp = h.forward(w.reshape(int(np.prod(lead, dtype=np.int64)), L), initial=eta0, keep_beliefs=True,
+                              zero_tol=zero_tol)
     beliefs = beliefs.reshape(lead + (L + 1, h.dim))
     logp = logp.reshape(lead + (L + 1,))
     return BeliefTrajectories(beliefs, logp, g)

@@ -11,7 +11,7 @@ enumeration) and :func:`learn_ghmm` (spectral learning of a GHMM from sampled se
 :mod:`generators.sequences` for loading and counting them).
 """
 
-from . import errors, library
+from . import errors, library, limits
 from .base import Generator
 from .basis import coords_to_density, density_to_coords, gell_mann_basis
 from .compose import (
@@ -23,11 +23,15 @@ from .compose import (
     product,
 )
 from .errors import (
+    ArgumentError,
     GeneratorError,
     IncompleteInstrumentError,
+    MemoryLimitError,
     NegativeProbabilityError,
+    NotAGeneratorError,
     NotStochasticError,
     ShapeError,
+    StateError,
     UnknownProcessError,
     ZeroProbabilityError,
 )
@@ -40,11 +44,12 @@ from .reduction import equivalent, hankel_rank, minimize
 
 __all__ = [
     "Generator", "HMM", "QuantumGenerator", "GHMM", "ProductGenerator",
-    "library", "errors", "minimize", "hankel_rank", "equivalent", "product",
+    "library", "errors", "limits", "minimize", "hankel_rank", "equivalent", "product",
     "joint_symbol", "factor_symbols", "markov_approximation", "noisy",
     "gell_mann_basis", "density_to_coords", "coords_to_density",
     "check_nonnegative", "NonnegativityResult",
     "learn_ghmm", "LearningReport", "LearnedModelWarning", "load_sequences",
     "GeneratorError", "NotStochasticError", "IncompleteInstrumentError",
     "NegativeProbabilityError", "ShapeError", "UnknownProcessError", "ZeroProbabilityError",
+    "ArgumentError", "StateError", "NotAGeneratorError", "MemoryLimitError",
 ]

@@ -60,37 +60,60 @@ def stationary_from(start: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return ((start @ right.T) @ np.linalg.solve(gram, left))
 
 
-def row_space_closure(start: np.ndarray, operators: np.ndarray, *, rtol: float = 1e-10) -> np.ndarray:
-    """Orthonormal basis (rows) of the smallest space containing ``start`` rows, closed under
-    right multiplication by every ``operators[x]``: span{ start T[w] : all words w }.
+def weighted_closure(start: np.ndarray, operators: np.ndarray, *, atol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal basis (rows) of ``span{ start T[w] : all words w }`` with a weight per row.
 
-    Built one word length at a time; each round multiplies the whole current basis by
-    all operators in one batched product and re-orthonormalizes with an SVD, so it needs
-    at most ``n`` rounds.  Directions with singular value below ``rtol`` times the
-    largest are dropped.
+    Works with the Gram matrices of the vectors themselves, not with re-normalized
+    directions: ``G_k = sum_{|w| = k} (start T[w])^T (start T[w])`` is propagated one
+    word length at a time as ``G_{k+1} = sum_x T[x]^T G_k T[x]``, each ``G_k`` kept in
+    factored form ``F_k^T F_k`` (rows ``sigma v``: singular values times right singular
+    vectors, components of weight ``<= atol`` dropped).  The basis and weights are the
+    singular vectors and values of the accumulated ``sum_{j <= k} G_j``; the loop stops
+    when a word length adds no component of weight above ``atol`` outside the span so far
+    (then the span is closed under every ``T[x]``), or after ``2 n + 2`` lengths.
+
+    A weight is the root-sum-square of the coefficients along its direction of all the
+    vectors ``start T[w]`` seen, in the units of ``start``.  A direction reached only
+    through a rounding-level (or genuinely tiny) difference keeps a tiny weight, and the
+    direction of a weak component is re-estimated each round from all the evidence, so a
+    later strong appearance fixes its orientation: rounding is never promoted to a unit
+    direction of full weight, as a closure that re-normalizes its basis would do.
+    Orientation errors are about ``eps * max(weights) / weight``, so ``weight * |b . v|``
+    is accurate to about ``eps * max(weights) * |v|`` for any vector ``v``.
+
+    Cost ``O(V n^3)`` per word length, at most ``2 n + 2`` lengths (usually a few).
+
+    Returns
+    -------
+    basis : (r, n) orthonormal rows
+    weights : (r,) decreasing, ``> atol``
     """
-    n = operators.shape[-1]
-    start = np.atleast_2d(np.asarray(start, dtype=float))
-    scale = max(np.abs(start).max(), 1e-300)
-    basis = _orth_rows(start / scale, rtol)
-    if basis.shape[0] == 0:
-        return basis
-    for _ in range(n):
-        cand = np.einsum("ri,xij->xrj", basis, operators).reshape(-1, n)
-        new = _orth_rows(np.vstack([basis, cand]), rtol, ref=1.0)
-        if new.shape[0] == basis.shape[0]:
+    T = np.asarray(operators, dtype=float)
+    n = T.shape[-1]
+    frontier = _weighted_rows(np.atleast_2d(np.asarray(start, dtype=float)), atol)
+    total = frontier
+    for _ in range(2 * n + 2):
+        frontier = _weighted_rows(np.einsum("ri,xij->xrj", frontier, T).reshape(-1, n), atol)
+        if frontier.shape[0] == 0:
             break
-        basis = new
-    return basis
+        q = total / np.linalg.norm(total, axis=1)[:, None]
+        outside = frontier - (frontier @ q.T) @ q
+        outside -= (outside @ q.T) @ q  # twice: orthogonal to rounding
+        total = _weighted_rows(np.vstack([total, frontier]), atol)
+        if _weighted_rows(outside, atol).shape[0] == 0:
+            break  # the new length adds no direction: the span is closed
+    weights = np.linalg.norm(total, axis=1)
+    return total / weights[:, None], weights
 
 
-def _orth_rows(m: np.ndarray, rtol: float, ref: float | None = None) -> np.ndarray:
-    if m.size == 0:
-        return m.reshape(0, m.shape[-1])
+def _weighted_rows(m: np.ndarray, atol: float) -> np.ndarray:
+    """Rows ``sigma_k v_k`` (``m = U diag(sigma) V^T``) with ``sigma_k > atol``: the same
+    Gram matrix ``m^T m`` up to the dropped components, in at most ``n`` rows."""
+    if m.shape[0] == 0:
+        return m
     _, s, vt = np.linalg.svd(m, full_matrices=False)
-    top = s[0] if ref is None else max(ref, s[0] if s.size else 0.0)
-    rank = int(np.sum(s > rtol * top)) if top > 0 else 0
-    return vt[:rank]
+    keep = s > atol
+    return s[keep, None] * vt[keep]
 
 
 def orthonormal_completion(v: np.ndarray) -> np.ndarray:

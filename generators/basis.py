@@ -16,13 +16,15 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import ShapeError
+from .limits import check_bytes
+from .validation import check_int
+
 __all__ = ["gell_mann_basis", "density_to_coords", "coords_to_density"]
 
 
 @lru_cache(maxsize=32)
 def _basis(d: int) -> np.ndarray:
-    if d < 1:
-        raise ValueError(f"basis dimension must be >= 1; got {d}")
     mats = [np.eye(d, dtype=complex) / np.sqrt(d)]
     s2 = np.sqrt(2.0)
     for j in range(d):
@@ -47,13 +49,19 @@ def _basis(d: int) -> np.ndarray:
 
 
 def gell_mann_basis(d: int) -> np.ndarray:
-    """The ``d^2`` orthonormal Hermitian basis matrices, shape ``(d^2, d, d)`` complex."""
-    return _basis(int(d))
+    """The ``d^2`` orthonormal Hermitian basis matrices, shape ``(d^2, d, d)`` complex
+    (``16 d^4`` bytes, refused above :data:`generators.limits.MAX_BYTES`)."""
+    d = check_int(d, "d", minimum=1)
+    check_bytes(16.0 * d**4, f"the Gell-Mann basis of dimension d={d} ({d * d} complex {d}x{d} matrices)")
+    return _basis(d)
 
 
 def density_to_coords(rho: np.ndarray) -> np.ndarray:
     """Real coordinates ``eta_i = tr(F_i rho)`` of (batched) matrices ``(..., d, d) -> (..., d^2)``."""
     rho = np.asarray(rho)
+    if rho.ndim < 2 or rho.shape[-1] != rho.shape[-2] or not np.issubdtype(rho.dtype, np.number):
+        raise ShapeError(f"density_to_coords needs numeric square matrices (..., d, d); got shape {rho.shape}, "
+                         f"dtype {rho.dtype}")
     F = gell_mann_basis(rho.shape[-1])
     # tr(F_i rho) = sum_ab F_i[a, b] rho[b, a]
     return np.real(np.einsum("iab,...ba->...i", F, rho))
@@ -62,7 +70,7 @@ def density_to_coords(rho: np.ndarray) -> np.ndarray:
 def coords_to_density(eta: np.ndarray) -> np.ndarray:
     """Matrices ``rho = sum_i eta_i F_i`` from coordinates ``(..., d^2) -> (..., d, d)``."""
     eta = np.asarray(eta, dtype=float)
-    d = int(round(np.sqrt(eta.shape[-1])))
-    if d * d != eta.shape[-1]:
-        raise ValueError(f"coordinates must have a square length d^2; got {eta.shape[-1]}")
+    d = int(round(np.sqrt(eta.shape[-1]))) if eta.ndim else 0
+    if eta.ndim == 0 or d < 1 or d * d != eta.shape[-1]:
+        raise ShapeError(f"coordinates must have a last axis of square length d^2 >= 1; got shape {eta.shape}")
     return np.einsum("...i,iab->...ab", eta, gell_mann_basis(d))

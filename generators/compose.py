@@ -16,8 +16,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Generator, as_rng, check_words
-from .errors import ShapeError, TooManyWordsError
+from .base import (Generator, as_rng, check_generator, check_name, check_sample_size, check_symbol,
+                   check_words)
+from .errors import ArgumentError, ShapeError, StateError, TooManyWordsError
+from .limits import check_bytes
+from .validation import check_int, check_probability, check_real
 from .ghmm import GHMM
 from .hmm import HMM
 from .quantum import QuantumGenerator
@@ -38,13 +41,18 @@ class ProductGenerator(Generator):
 
     Sampling, word probabilities and Bayesian updates run per factor (cost adds over
     factors); :meth:`to_ghmm` materializes the Kronecker-product GHMM of dimension
-    ``prod n_k`` only when asked.  Native states are tuples of the factors' native states.
+    ``prod n_k`` only when asked (refused above :data:`generators.limits.MAX_BYTES`).
+    Native states are tuples of the factors' native states, each valid for its factor.
     """
 
     def __init__(self, factors: Sequence[Generator], *, name: str | None = None):
+        if isinstance(factors, (Generator, str)) or not hasattr(factors, "__iter__"):
+            raise ArgumentError(f"factors must be a list of Generator instances; got {type(factors).__name__}")
         factors = list(factors)
-        if len(factors) < 1 or not all(isinstance(f, Generator) for f in factors):
-            raise ShapeError("product needs one or more Generator instances")
+        if len(factors) < 1:
+            raise ArgumentError("a product needs at least one factor; got an empty list")
+        factors = [check_generator(f, f"factor {k}") for k, f in enumerate(factors)]
+        name = check_name(name)
         self.factors = factors
         self.sizes = tuple(f.alphabet_size for f in factors)
         kinds = {f.kind for f in factors}
@@ -64,6 +72,8 @@ class ProductGenerator(Generator):
         return tuple(f.initial_state for f in self.factors)
 
     def _build_ghmm(self) -> GHMM:
+        n, V = self.dim_ghmm_estimate()
+        check_bytes(8.0 * V * n * n, f"the {n}-dimensional joint GHMM of the product {self.name} ({V} operators)")
         gs = [f.to_ghmm() for f in self.factors]
         T, tau, init = gs[0].operators, gs[0].tau, gs[0].initial
         for h in gs[1:]:
@@ -73,6 +83,10 @@ class ProductGenerator(Generator):
             tau = np.kron(tau, h.tau)
             init = np.kron(init, h.initial)
         return GHMM(T, tau, init, check_words_upto=0, name=self.name)
+
+    def dim_ghmm_estimate(self) -> tuple[int, int]:
+        """``(prod n_k, prod V_k)``: dimension and alphabet of the joint GHMM form."""
+        return int(np.prod([f.to_ghmm().dim for f in self.factors], dtype=float)), self.alphabet_size
 
     def factor_beliefs(self, eta: np.ndarray) -> list[np.ndarray]:
         """Per-factor GHMM beliefs (marginals) of joint beliefs ``(..., prod n_k)``.
@@ -106,9 +120,35 @@ class ProductGenerator(Generator):
             out = (out[..., :, None] * p[..., None, :]).reshape(out.shape[:-1] + (-1,))
         return out
 
+    # ------------------------------------------------------------------ the state rule
+    def _checked_belief(self, state: Any, name: str, batch: bool) -> np.ndarray:
+        parts = [f.check_state(s, name=f"{name}[{k}]", batch=batch)
+                 for k, (f, s) in enumerate(zip(self.factors, self._split(state, name)))]
+        out = parts[0]
+        for p in parts[1:]:
+            out = (out[..., :, None] * p[..., None, :]).reshape(np.broadcast_shapes(out.shape[:-1], p.shape[:-1]) + (-1,))
+        return out
+
+    def _split(self, state: Any, name: str = "state") -> list:
+        """The factor states of a product state (a tuple or list with one per factor)."""
+        if state is None:
+            return [None] * len(self.factors)
+        if not isinstance(state, (tuple, list)) or len(state) != len(self.factors):
+            got = f"{type(state).__name__} of length {len(state)}" if isinstance(state, (tuple, list)) else \
+                type(state).__name__
+            raise StateError(f"{name} of a product must be a tuple of {len(self.factors)} factor states "
+                             f"(one per factor); got a {got}")
+        for k, (f, s) in enumerate(zip(self.factors, state)):
+            if s is None:
+                raise StateError(f"{name}[{k}] must be a state of factor {k}; got None")
+        return list(state)
+
     # ------------------------------------------------------------------ factored fast paths
     def emission_probs(self, state: Any = None) -> np.ndarray:
-        state = self.initial_state if state is None else state
+        if state is None:
+            state = self.initial_state
+        else:
+            self.check_state(state, batch=True)
         probs = [f.emission_probs(s) for f, s in zip(self.factors, state)]
         out = probs[0]
         for p in probs[1:]:
@@ -116,13 +156,14 @@ class ProductGenerator(Generator):
         return out
 
     def update(self, state: Any, x: int) -> tuple:
-        xs = factor_symbols(int(x), self.sizes)
+        self.check_state(state)
+        xs = factor_symbols(check_symbol(x, self.alphabet_size), self.sizes)
         return tuple(f.update(s, int(xi)) for f, s, xi in zip(self.factors, state, xs))
 
     def word_probability(self, words: Any, state: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
         parts = factor_symbols(w, self.sizes)
-        states = [None] * len(self.factors) if state is None else list(state)
+        states = self._checked_split(state)
         out = np.ones(w.shape[:-1])
         for k, f in enumerate(self.factors):
             out = out * f.word_probability(parts[..., k], state=states[k])
@@ -131,7 +172,7 @@ class ProductGenerator(Generator):
     def log_word_probability(self, words: Any, state: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
         parts = factor_symbols(w, self.sizes)
-        states = [None] * len(self.factors) if state is None else list(state)
+        states = self._checked_split(state)
         out = np.zeros(w.shape[:-1])
         for k, f in enumerate(self.factors):
             out = out + f.log_word_probability(parts[..., k], state=states[k])
@@ -139,8 +180,10 @@ class ProductGenerator(Generator):
 
     def sample(self, n: int, length: int, seed=None, state: Any = None, return_beliefs: bool = False):
         rng = as_rng(seed)
+        # the joint words and beliefs; each factor checks its own work arrays
+        n, length, return_beliefs = check_sample_size(n, length, self.dim_ghmm_estimate()[0], 0, return_beliefs)
         seeds = rng.spawn(len(self.factors))
-        states = [None] * len(self.factors) if state is None else list(state)
+        states = self._checked_split(state)
         results = [f.sample(n, length, seed=s, state=st, return_beliefs=return_beliefs)
                    for f, s, st in zip(self.factors, seeds, states)]
         if return_beliefs:
@@ -151,6 +194,13 @@ class ProductGenerator(Generator):
                 beliefs = (beliefs[..., :, None] * b[..., None, :]).reshape(beliefs.shape[:-1] + (-1,))
             return words, beliefs
         return joint_symbol(np.stack(results, axis=-1), self.sizes)
+
+    def _checked_split(self, state: Any) -> list:
+        """Factor states of a user-given product state, validated (``None`` entries if no state)."""
+        if state is None:
+            return [None] * len(self.factors)
+        self.check_state(state)
+        return self._split(state)
 
 
 def product(*generators: Generator, name: str | None = None) -> ProductGenerator:
@@ -166,16 +216,32 @@ def product(*generators: Generator, name: str | None = None) -> ProductGenerator
 
 def joint_symbol(symbols: Any, sizes: Sequence[int]) -> np.ndarray:
     """Mixed-radix joint symbols from per-factor symbols ``(..., K) -> (...)``."""
-    s = np.asarray(symbols, dtype=np.int64)
+    sizes = _check_sizes(sizes)
+    s = check_words(symbols, max(sizes), name="factor symbols")
     if s.shape[-1:] != (len(sizes),):
         raise ShapeError(f"factor symbols must have last dimension {len(sizes)}; got {s.shape}")
+    over = s >= np.array(sizes)
+    if over.any():
+        k = int(np.argwhere(over)[0][-1])
+        raise ShapeError(f"factor symbol {int(s[over].flat[0])} out of range for factor {k}: symbols must be in "
+                         f"0..{sizes[k] - 1}")
     return np.ravel_multi_index(tuple(np.moveaxis(s, -1, 0)), tuple(sizes))
 
 
 def factor_symbols(joint: Any, sizes: Sequence[int]) -> np.ndarray:
     """Per-factor symbols from mixed-radix joint symbols ``(...) -> (..., K)``."""
-    j = np.asarray(joint, dtype=np.int64)
+    sizes = _check_sizes(sizes)
+    if isinstance(joint, (int, np.integer)) and not isinstance(joint, (bool, np.bool_)):
+        j = np.asarray(check_symbol(joint, int(np.prod(sizes)), name="joint symbol"))
+    else:
+        j = check_words(np.asarray(joint)[..., None], int(np.prod(sizes)), name="joint symbols")[..., 0]
     return np.stack(np.unravel_index(j, tuple(sizes)), axis=-1)
+
+
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) == 0:
+        raise ArgumentError(f"sizes must be a nonempty sequence of alphabet sizes; got {sizes!r}")
+    return tuple(check_int(v, f"sizes[{k}]", minimum=1) for k, v in enumerate(sizes))
 
 
 def markov_approximation(g: Generator, order: int, *, tol: float = 1e-15) -> HMM:
@@ -187,9 +253,9 @@ def markov_approximation(g: Generator, order: int, *, tol: float = 1e-15) -> HMM
     (its stationary distribution is ``Pr(u)``).  ``order = 0`` gives the i.i.d. process
     with the same symbol probabilities.  Cost ``V^(k+1)`` word probabilities.
     """
-    if int(order) != order or order < 0:
-        raise ValueError(f"order must be a nonnegative integer; got {order!r}")
-    k, V = int(order), g.alphabet_size
+    g = check_generator(g)
+    k, V = check_int(order, "order", minimum=0), g.alphabet_size
+    tol = check_real(tol, "tol", minimum=0.0)
     if V ** (k + 1) > 5_000_000:
         raise TooManyWordsError(f"order {k} needs {V ** (k + 1):,} words of length {k + 1}; too many (max 5e6)")
     words = all_words(V, k + 1)
@@ -218,9 +284,8 @@ def noisy(g: Generator, epsilon: float) -> Generator:
     instrument (Kraus operators ``sqrt(1-eps) K_x`` and ``sqrt(eps/V) K_y`` for all
     ``y``), anything else becomes a GHMM.
     """
-    eps = float(epsilon)
-    if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"epsilon must be a probability in [0, 1]; got {epsilon!r}")
+    g = check_generator(g)
+    eps = check_probability(epsilon, "epsilon")
     V = g.alphabet_size
     name = f"noisy({g.name}, {eps:g})" if g.name else None
     if isinstance(g, QuantumGenerator):

@@ -16,6 +16,9 @@ __all__ = [
     "ZeroProbabilityError",
     "ArgumentError",
     "TooManyWordsError",
+    "StateError",
+    "NotAGeneratorError",
+    "MemoryLimitError",
 ]
 
 
@@ -53,3 +56,25 @@ class ArgumentError(ValueError):
 
 class TooManyWordsError(ValueError):
     """A word enumeration that would exceed its word budget."""
+
+
+class StateError(ArgumentError):
+    """A state given by the user that is not a valid normalized state of its generator.
+
+    Valid states: a probability vector (HMM), a Hermitian positive semidefinite
+    density matrix of trace 1 or a nonzero ket (quantum), a real belief with
+    ``eta @ tau = 1`` and nonnegative next-symbol probabilities (GHMM), a tuple of valid
+    factor states (product); see :meth:`generators.Generator.check_state`.
+    """
+
+
+class NotAGeneratorError(ArgumentError, TypeError):
+    """An argument that should be a :class:`generators.Generator` but is something else.
+
+    Also a ``TypeError``, so code that expected the old ``TypeError`` still catches it.
+    """
+
+
+class MemoryLimitError(ValueError):
+    """An operation refused because its arrays would exceed the memory cap
+    (:data:`generators.limits.MAX_BYTES`); raised before anything large is allocated."""

@@ -12,14 +12,16 @@ path of every generator class.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
 from ._linalg import eigvec_for_one
-from .base import Generator, as_rng, check_words, zero_probability
-from .errors import GeneratorError, NegativeProbabilityError, ShapeError
+from .base import (Generator, as_rng, check_belief_rule, check_name, check_sample_size, check_symbol, check_words,
+                   real_state, zero_probability)
+from .errors import GeneratorError, NegativeProbabilityError, ShapeError, StateError
+from .limits import check_bytes
+from .validation import check_int, check_real, check_real_array
 
 __all__ = ["GHMM", "ZERO_TOL"]
 
@@ -47,27 +49,35 @@ class GHMM(Generator):
         up to length 5); raises :class:`NegativeProbabilityError` otherwise.  Longer words
         are *not* checked -- nonnegativity of all words is undecidable in general; use
         :func:`generators.check_nonnegative` for a deeper bounded search.  ``0`` skips it.
+
+    Raises
+    ------
+    ArgumentError, ShapeError, GeneratorError, StateError (all ValueError)
+        Non-real, boolean, NaN or infinite entries (complex entries with a zero imaginary
+        part are taken as real), wrong shapes, a ``tau`` that is not a fixed point, an
+        ``initial`` that breaks the state rule of :mod:`generators.base`.
     """
 
     kind = "post-quantum"
 
     def __init__(self, operators: Any, tau: Any = None, initial: Any = None, *, check_words_upto: int = 6,
                  name: str | None = None):
-        T = np.asarray(operators, dtype=float)
-        if T.ndim != 3 or T.shape[1] != T.shape[2] or T.shape[0] < 1:
-            raise ShapeError(f"operators must have shape (V, n, n); got {T.shape}")
-        if not np.all(np.isfinite(T)):
-            raise GeneratorError("operators contain NaN or infinite entries")
+        T = check_real_array(operators, "operators")
+        if T.ndim != 3 or T.shape[1] != T.shape[2] or T.shape[0] < 1 or T.shape[1] < 1:
+            raise ShapeError(f"operators must have shape (V, n, n) with V, n >= 1; got {T.shape}")
+        check_words_upto = check_int(check_words_upto, "check_words_upto", minimum=0)
         V, n, _ = T.shape
         total = T.sum(axis=0)
+        if initial is not None:
+            initial = real_state(initial, "initial", n, f"a belief of this {n}-dimensional GHMM", False)
         if tau is None:
             tau = eigvec_for_one(total, side="right", what="GHMM tau")
             if initial is not None:
-                s = float(np.asarray(initial, dtype=float) @ tau)
+                s = float(initial @ tau)
                 if abs(s) < 1e-12:
                     raise GeneratorError("default tau is orthogonal to the given initial state")
                 tau = tau / s
-        tau = np.asarray(tau, dtype=float).reshape(-1)
+        tau = check_real_array(tau, "tau")
         if tau.shape != (n,):
             raise ShapeError(f"tau must have shape ({n},); got {tau.shape}")
         resid = np.abs(total @ tau - tau).max()
@@ -82,16 +92,13 @@ class GHMM(Generator):
             if abs(s) < 1e-12:
                 raise GeneratorError("stationary left eigenvector is orthogonal to tau; give `initial`")
             initial = initial / s
-        initial = np.asarray(initial, dtype=float).reshape(-1)
-        if initial.shape != (n,):
-            raise ShapeError(f"initial must have shape ({n},); got {initial.shape}")
-        norm = float(initial @ tau)
-        if abs(norm - 1.0) > 1e-9:
-            raise GeneratorError(f"initial @ tau must be 1 (a normalized belief); got {norm:.12g}")
         self.operators = T
         self.tau = tau
-        self.initial = initial
-        self.name = name
+        # the construction checks eta @ tau = 1 only: the sign of eta T[x] tau is part of
+        # the word check (length 1), which check_words_upto=0 deliberately skips
+        self.initial = check_belief_rule(initial, tau, np.zeros((0, n)), "initial",
+                                         f"a belief of this {n}-dimensional GHMM")
+        self.name = check_name(name)
         self._ghmm_cache = self
         if check_words_upto:
             self._check_nonnegative(check_words_upto)
@@ -116,6 +123,8 @@ class GHMM(Generator):
         return np.asarray(eta, dtype=float)
 
     def from_native(self, state: Any) -> np.ndarray:
+        """Beliefs as given (a GHMM's native states are its beliefs); no validation:
+        user-given states go through :meth:`check_state`."""
         eta = np.asarray(state, dtype=float)
         if eta.shape[-1:] != (self.dim,):
             raise ShapeError(f"a GHMM state must have last dimension {self.dim}; got shape {eta.shape}")
@@ -131,35 +140,37 @@ class GHMM(Generator):
         return cached
 
     def with_initial(self, initial: Any) -> "GHMM":
-        """The same operators and tau started from another belief."""
-        return GHMM(self.operators, self.tau, initial, check_words_upto=0, name=self.name)
+        """The same operators and tau started from another belief (valid by :meth:`check_state`)."""
+        return GHMM(self.operators, self.tau, self.check_state(initial, name="initial"), check_words_upto=0,
+                    name=self.name)
 
     def similarity(self, S: Any) -> "GHMM":
         """The equivalent GHMM in new coordinates: ``T' = S^-1 T S``, ``tau' = S^-1 tau``,
         ``initial' = initial S`` (same process, beliefs ``eta' = eta S``)."""
-        S = np.asarray(S, dtype=float)
+        S = check_real_array(S, "S", shape=(self.dim, self.dim))
+        if np.linalg.cond(S) > 1e12:
+            raise ShapeError(f"S must be an invertible {self.dim}x{self.dim} matrix; its condition number is "
+                             f"{np.linalg.cond(S):.3g}")
         Si = np.linalg.inv(S)
         return GHMM(Si @ self.operators @ S, Si @ self.tau, self.initial @ S, check_words_upto=0, name=self.name)
 
     # ------------------------------------------------------------------ Bayes on beliefs
-    def emission_probs(self, state: Any = None) -> np.ndarray:
-        eta = self.initial if state is None else self.from_native(state)
-        return eta @ self.symbol_vectors.T
-
     def update(self, state: Any, x: int) -> np.ndarray:
-        eta = self.from_native(state)
-        if not 0 <= int(x) < self.alphabet_size:
-            raise ShapeError(f"symbol {x} out of range 0..{self.alphabet_size - 1}")
-        v = eta @ self.operators[int(x)]
+        return self._update_belief(self.check_state(state), check_symbol(x, self.alphabet_size))
+
+    def _update_belief(self, eta: np.ndarray, x: int) -> np.ndarray:
+        """``eta T[x] / (eta T[x] tau)`` for a checked belief and symbol."""
+        v = eta @ self.operators[x]
         p = float(v @ self.tau) / float(eta @ self.tau)
         if p <= ZERO_TOL:
-            raise zero_probability(int(x), p)
+            raise zero_probability(x, p)
         return v / float(v @ self.tau)
 
     # ------------------------------------------------------------------ batched kernels
     def word_probability(self, words: Any, state: Any = None, *, initial: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
         eta = self._start(state, initial)
+        self._check_batch_bytes(w)
         lead, L = w.shape[:-1], w.shape[-1]
         flat = w.reshape(int(np.prod(lead)), L)
         if flat.shape[0] >= 2048 and L >= 4 and (L - L // 2) * np.log2(self.alphabet_size) < 62:
@@ -168,6 +179,7 @@ class GHMM(Generator):
 
     def log_word_probability(self, words: Any, state: Any = None, *, initial: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
+        self._check_batch_bytes(w)
         lead, L = w.shape[:-1], w.shape[-1]
         _, logp = self.forward(w.reshape(int(np.prod(lead)), L), initial=self._start(state, initial), keep_beliefs=False)
         return logp.reshape(lead)
@@ -179,10 +191,12 @@ class GHMM(Generator):
         ----------
         words : int array (B, L)
         initial : (n,) or (B, n), optional
-            Starting belief(s), default :attr:`initial`.
+            Starting belief(s), default :attr:`initial`; each must be valid
+            (:meth:`check_state`: ``eta @ tau = 1``, nonnegative next-symbol probabilities).
         keep_beliefs : bool
-            If False, only the final beliefs are returned (memory ``B x n``).
-        zero_tol : float
+            If False, only the final beliefs are returned (memory ``B x n``).  Kept
+            beliefs above :data:`generators.limits.MAX_BYTES` are refused.
+        zero_tol : float >= 0, finite
             A conditional probability ``Pr(x | prefix) <= zero_tol`` marks the prefix as
             impossible: from then on its log probability is ``-inf`` and its belief the
             zero vector (never NaN).
@@ -197,7 +211,8 @@ class GHMM(Generator):
         if w.ndim != 2:
             raise ShapeError(f"forward expects words of shape (B, L); got {w.shape}")
         B, L = w.shape
-        eta0 = self.initial if initial is None else np.asarray(initial, dtype=float)
+        eta0, zero_tol = self._forward_args(B, L, initial, keep_beliefs, zero_tol)
+        self._check_batch_bytes(w)
         eta = np.array(np.broadcast_to(eta0, (B, self.dim)), dtype=float)
         eta /= (eta @ self.tau)[:, None]
         logp = np.zeros(B)
@@ -223,7 +238,7 @@ class GHMM(Generator):
     def sample(self, n: int, length: int, seed=None, state: Any = None, return_beliefs: bool = False,
                *, initial: Any = None):
         rng = as_rng(seed)
-        n, length = _check_counts(n, length)
+        n, length, return_beliefs = check_sample_size(n, length, self.dim, self.alphabet_size, return_beliefs)
         eta = np.array(np.broadcast_to(self._start(state, initial), (n, self.dim)), dtype=float)
         V, d = self.alphabet_size, self.dim
         words = np.empty((n, length), dtype=np.int64)
@@ -245,10 +260,35 @@ class GHMM(Generator):
 
     # ------------------------------------------------------------------ internals
     def _start(self, state: Any, initial: Any) -> np.ndarray:
+        """The starting belief of ``state=`` / ``initial=`` (synonyms for a GHMM), checked."""
         if state is not None and initial is not None:
-            raise ValueError("give either state or initial, not both")
-        s = state if state is not None else initial
-        return self.initial if s is None else self.from_native(s)
+            raise StateError("give either state or initial, not both (they are the same thing for a GHMM)")
+        if state is None and initial is None:
+            return self.initial
+        return self.check_state(initial if state is None else state, name="initial" if state is None else "state")
+
+    def _check_batch_bytes(self, w: np.ndarray) -> None:
+        """Refuse batches whose working arrays (about ``3 B n`` floats, ``B V n`` for small
+        ``V n``) exceed the memory cap."""
+        B = int(np.prod(w.shape[:-1], dtype=np.int64))
+        check_bytes(8.0 * B * self.dim * max(3, self.alphabet_size if self.alphabet_size * self.dim <= 512 else 0),
+                    f"word probabilities of {B} words: the {B} x {self.dim} partial products")
+
+    def _forward_args(self, B: int, L: int, initial: Any, keep_beliefs: Any, zero_tol: Any):
+        """Checked ``(initial (n,) or (B, n), zero_tol)`` of :meth:`forward`; refuses kept
+        beliefs above the memory cap."""
+        zero_tol = check_real(zero_tol, "zero_tol", minimum=0.0)
+        if not isinstance(keep_beliefs, (bool, np.bool_)):
+            raise ShapeError(f"keep_beliefs must be True or False; got {keep_beliefs!r}")
+        if keep_beliefs:
+            check_bytes(8.0 * B * (L + 1) * (self.dim + 1), f"forward on {B} words of length {L}: the beliefs")
+        if initial is None:
+            return self.initial, zero_tol
+        eta0 = self.check_state(initial, name="initial", batch=True)
+        if eta0.ndim > 2 or (eta0.ndim == 2 and eta0.shape[0] != B):
+            raise StateError(f"initial must be one belief ({self.dim},) or one per word ({B}, {self.dim}); "
+                             f"got shape {eta0.shape}")
+        return eta0, zero_tol
 
     def _apply(self, v: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Rows ``v[b] @ T[x[b]]`` for a batch: (B, n), (B,) -> (B, n)."""
@@ -321,6 +361,4 @@ def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _check_counts(n: int, length: int) -> tuple[int, int]:
-    if int(n) != n or n < 0 or int(length) != length or length < 0:
-        raise ShapeError(f"n and length must be nonnegative integers; got n={n!r}, length={length!r}")
-    return int(n), int(length)
+    return check_int(n, "n", minimum=0), check_int(length, "length", minimum=0)

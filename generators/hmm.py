@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from ._linalg import stationary_from
-from .base import Generator, as_rng
-from .errors import NotStochasticError, ShapeError
-from .ghmm import GHMM, _check_counts, _draw
+from .base import STATE_TOL, Generator, as_rng, check_name, check_sample_size, real_state
+from .errors import NotStochasticError, ShapeError, StateError
+from .ghmm import GHMM, _draw
+from .validation import check_real_array
 
 __all__ = ["HMM"]
 
@@ -29,17 +30,22 @@ class HMM(Generator):
         rows of ``sum_x T[x]`` summing to 1 (checked to 1e-9).
     initial : array_like, shape (n,), optional
         Initial distribution over hidden states; default the stationary distribution
-        (left eigenvector of ``sum_x T[x]`` for eigenvalue 1).
+        (left eigenvector of ``sum_x T[x]`` for eigenvalue 1).  Must be a probability
+        vector (the state rule of :mod:`generators.base`).
+
+    Raises
+    ------
+    ArgumentError, ShapeError, NotStochasticError, StateError (all ValueError)
+        Non-real, boolean, NaN or infinite entries, wrong shapes, negative entries or
+        rows of ``sum_x T[x]`` not summing to 1, an invalid ``initial``.
     """
 
     kind = "classical"
 
     def __init__(self, T: Any, initial: Any = None, *, name: str | None = None):
-        T = np.asarray(T, dtype=float)
-        if T.ndim != 3 or T.shape[1] != T.shape[2] or T.shape[0] < 1:
-            raise ShapeError(f"HMM matrices must have shape (V, n, n); got {T.shape}")
-        if not np.all(np.isfinite(T)):
-            raise NotStochasticError("HMM matrices contain NaN or infinite entries")
+        T = check_real_array(T, "T")
+        if T.ndim != 3 or T.shape[1] != T.shape[2] or T.shape[0] < 1 or T.shape[1] < 1:
+            raise ShapeError(f"HMM matrices must have shape (V, n, n) with V, n >= 1; got {T.shape}")
         if T.min() < -1e-12:
             x, i, j = np.unravel_index(np.argmin(T), T.shape)
             raise NotStochasticError(
@@ -56,16 +62,9 @@ class HMM(Generator):
         if initial is None:
             pi = np.clip(stationary_from(np.full(T.shape[1], 1.0 / T.shape[1]), T.sum(axis=0)), 0.0, None)
             initial = pi / pi.sum()
-        initial = np.asarray(initial, dtype=float).reshape(-1)
-        if initial.shape != (T.shape[1],):
-            raise ShapeError(f"initial must have shape ({T.shape[1]},); got {initial.shape}")
-        if initial.min() < -1e-12 or abs(initial.sum() - 1.0) > 1e-9:
-            raise NotStochasticError(
-                f"initial must be a probability vector (nonnegative, summing to 1); got {initial}"
-            )
         self.T = T
-        self._initial = np.clip(initial, 0.0, None)
-        self.name = name
+        self._initial = _probability_vector(initial, "initial", T.shape[1], False)
+        self.name = check_name(name)
 
     # ------------------------------------------------------------------ interface
     @property
@@ -87,18 +86,23 @@ class HMM(Generator):
         return np.asarray(eta, dtype=float)
 
     def from_native(self, state: Any) -> np.ndarray:
+        """Probability vectors as given (an HMM's beliefs are its states); no validation:
+        user-given states go through :meth:`check_state`."""
         p = np.asarray(state, dtype=float)
         if p.shape[-1:] != (self.dim,):
             raise ShapeError(f"an HMM state must be a distribution over {self.dim} states; got shape {p.shape}")
         return p
+
+    def _checked_belief(self, state: Any, name: str, batch: bool) -> np.ndarray:
+        return _probability_vector(state, name, self.dim, batch)
 
     # ------------------------------------------------------------------ fast sampling
     def sample(self, n: int, length: int, seed=None, state: Any = None, return_beliefs: bool = False):
         """Sample by walking the hidden states (exact, ``O(n V k)`` per step), vectorized
         over the batch; beliefs, if asked for, come from the forward filter on the words."""
         rng = as_rng(seed)
-        n, length = _check_counts(n, length)
-        start = self._initial if state is None else self.from_native(state)
+        n, length, return_beliefs = check_sample_size(n, length, self.dim, self.alphabet_size, return_beliefs)
+        start = self._initial if state is None else self.check_state(state)
         V, k = self.alphabet_size, self.dim
         # joint table of (symbol, next state) per current state, flattened as x * k + j
         cum = np.cumsum(self.T.transpose(1, 0, 2).reshape(k, V * k), axis=1)
@@ -115,3 +119,20 @@ class HMM(Generator):
             return words
         beliefs, _ = self.to_ghmm().forward(words, initial=start)
         return words, beliefs
+
+
+def _probability_vector(p: Any, name: str, n: int, batch: bool) -> np.ndarray:
+    """The HMM state rule: entries ``>= -STATE_TOL`` (clipped to 0), sums 1 within ``STATE_TOL``."""
+    what = f"a probability vector over {n} hidden states"
+    p = real_state(p, name, n, what, batch)
+    if p.size and p.min() < -STATE_TOL:
+        idx = tuple(int(i) for i in np.unravel_index(np.argmin(p), p.shape))
+        at = ", ".join(map(str, idx))
+        raise StateError(f"{name} must be nonnegative ({what}); {name}[{at}] = {p[idx]:.6g}")
+    total = p.sum(axis=-1)
+    bad = np.abs(total - 1.0) > STATE_TOL
+    if np.any(bad):
+        at = "" if np.ndim(bad) == 0 else "[" + ", ".join(str(int(i)) for i in np.argwhere(bad)[0]) + "]"
+        got = float(total[bad].flat[0]) if np.ndim(total) else float(total)
+        raise StateError(f"{name}{at} must sum to 1 ({what}); got sum {got:.12g}; divide it by its sum")
+    return np.clip(p, 0.0, None)

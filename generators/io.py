@@ -10,13 +10,25 @@ A generator file is a table with a ``kind`` and the matrices of that kind:
 - ``kind = "product"``: ``factors``, a list of generator tables (any kind); the
   independent product of the factors (:func:`generators.product`), kept factored.
 
-An optional ``name`` labels the generator.  A Python file (``.py``) must define a
-module-level ``generator`` (any :class:`~generators.Generator`).  Every problem raises
-:class:`GeneratorFileError` naming the file, the field and what is wrong.
+An optional ``name`` (a string) labels the generator.  Any other key is an error (with
+the closest valid key suggested: a typo such as ``inital`` must not silently fall back
+to the stationary state); so are booleans where numbers belong (JSON ``true`` is not
+1.0), NaN and infinities, and a file that is not UTF-8 text.  Every problem raises
+:class:`GeneratorFileError` (a ``ValueError``) naming the file, the field and what is
+wrong.
+
+**A Python file (``.py``) is executed as code, with the privileges of the user running
+qbelief**: load only files you trust, as you would run any script.  It must define a
+module-level ``generator`` (any :class:`~generators.Generator`); an exception or a
+``sys.exit`` inside it becomes a :class:`GeneratorFileError` naming the file (a
+``KeyboardInterrupt`` still interrupts).
+
+:func:`save_generator` writes JSON atomically (:func:`generators.fileio.write_json`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import runpy
 import tomllib
@@ -25,14 +37,20 @@ from typing import Any
 
 import numpy as np
 
-from .base import Generator
+from .base import Generator, check_generator
+from .errors import ArgumentError
+from .fileio import write_json
 from .ghmm import GHMM
 from .hmm import HMM
 from .quantum import QuantumGenerator
+from .validation import check_real_array
 
 __all__ = ["resolve", "load_generator", "generator_from_dict", "generator_to_dict", "save_generator", "GeneratorFileError"]
 
 KINDS = ("hmm", "quantum", "ghmm", "product")
+#: the keys a generator table may have, per kind
+KEYS = {"hmm": ("kind", "name", "T", "initial"), "ghmm": ("kind", "name", "T", "tau", "initial"),
+        "quantum": ("kind", "name", "kraus", "initial"), "product": ("kind", "name", "factors")}
 
 
 class GeneratorFileError(ValueError):
@@ -43,44 +61,45 @@ def resolve(spec: "str | Path | Generator") -> Generator:
     """A generator from a spec: a :class:`Generator` (returned as is), a path to a
     ``.toml``/``.json``/``.py`` generator file, or a library spec such as ``"mess3"``,
     ``"mess3:x=0.15,a=0.6"`` or a product ``"mess3*bloch_walk:beta=3"``
-    (:func:`generators.library.parse_spec`)."""
+    (:func:`generators.library.parse_spec`).  A ``.py`` file is executed (module docstring)."""
     from . import library
 
     if isinstance(spec, Generator):
         return spec
-    if isinstance(spec, Path) or Path(str(spec)).suffix.lower() in (".toml", ".json", ".py"):
+    if isinstance(spec, Path) or (isinstance(spec, str) and Path(spec).suffix.lower() in (".toml", ".json", ".py")):
         return load_generator(spec)
     if not isinstance(spec, str):
-        raise ValueError(f"a process spec must be a Generator, a file path or a library spec string; "
-                         f"got {type(spec).__name__}")
+        raise ArgumentError(f"a process spec must be a Generator, a file path or a library spec string; "
+                            f"got {type(spec).__name__} {spec!r}"[:300])
     return library.parse_spec(spec)
 
 
 def load_generator(path: str | Path) -> Generator:
-    """Load a generator from a ``.toml``, ``.json`` or ``.py`` file (see module docstring)."""
+    """Load a generator from a ``.toml``, ``.json`` or ``.py`` file (see module docstring;
+    a ``.py`` file is executed as code)."""
+    if not isinstance(path, (str, Path)):
+        raise ArgumentError(f"path must be a str or pathlib.Path; got {type(path).__name__}")
     p = Path(path)
+    if p.is_dir():
+        raise GeneratorFileError(f"{p}: is a folder, not a generator file")
     if not p.is_file():
         raise GeneratorFileError(f"{p}: no such file")
     suffix = p.suffix.lower()
     if suffix == ".py":
-        try:
-            ns = runpy.run_path(str(p))
-        except Exception as e:  # a user's script: report its error in one line
-            raise GeneratorFileError(f"{p}: running the file failed: {type(e).__name__}: {e}") from e
-        g = ns.get("generator")
-        if not isinstance(g, Generator):
-            raise GeneratorFileError(f"{p}: a Python generator file must define `generator` (a qbelief Generator); "
-                                     f"got {type(g).__name__}")
-        return g
+        return _run_python_file(p)
+    if suffix not in (".toml", ".json"):
+        raise GeneratorFileError(f"{p}: unknown file type {suffix!r}; use .toml, .json or .py")
     try:
-        if suffix == ".toml":
-            data = tomllib.loads(p.read_text())
-        elif suffix == ".json":
-            data = json.loads(p.read_text())
-        else:
-            raise GeneratorFileError(f"{p}: unknown file type {suffix!r}; use .toml, .json or .py")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise GeneratorFileError(f"{p}: not valid {suffix[1:].upper()}: {e}") from e
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise GeneratorFileError(f"{p}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); a generator "
+                                 f"file must be UTF-8 {suffix[1:].upper()}") from None
+    except OSError as e:
+        raise GeneratorFileError(f"{p}: cannot be read: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text, object_pairs_hook=_no_duplicates)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, GeneratorFileError) as e:
+        raise GeneratorFileError(f"{p}: not valid {suffix[1:].upper()}: {e}") from None
     try:
         return generator_from_dict(data)
     except GeneratorFileError as e:
@@ -89,14 +108,49 @@ def load_generator(path: str | Path) -> Generator:
         raise GeneratorFileError(f"{p}: invalid generator: {e}") from None
 
 
+def _run_python_file(p: Path) -> Generator:
+    """Execute a ``.py`` generator file; every failure but Ctrl-C is one GeneratorFileError."""
+    try:
+        ns = runpy.run_path(str(p))
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as e:  # the script must not end the program (exit code 0 included)
+        raise GeneratorFileError(f"{p}: running the file called sys.exit({e.code!r}); a generator file must "
+                                 "define `generator`, not exit") from None
+    except BaseException as e:  # a user's script: report its error in one line
+        raise GeneratorFileError(f"{p}: running the file failed: {type(e).__name__}: {e}") from e
+    g = ns.get("generator")
+    if not isinstance(g, Generator):
+        raise GeneratorFileError(f"{p}: a Python generator file must define `generator` (a qbelief Generator); "
+                                 f"got {type(g).__name__}")
+    return g
+
+
+def _no_duplicates(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup is not None:
+        raise GeneratorFileError(f"key {dup!r} appears twice in one object")
+    return dict(pairs)
+
+
 def generator_from_dict(data: dict) -> Generator:
-    """Build a generator from a parsed file table (``kind`` plus its matrices)."""
+    """Build a generator from a parsed file table (``kind`` plus its matrices; module docstring)."""
     if not isinstance(data, dict):
-        raise GeneratorFileError("the file must hold a table with a `kind` field")
-    kind = str(data.get("kind", "")).lower()
-    if kind not in KINDS:
-        raise GeneratorFileError(f"`kind` must be one of {', '.join(KINDS)}; got {data.get('kind')!r}")
+        raise GeneratorFileError(f"the file must hold a table with a `kind` field; got {type(data).__name__}")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind.lower() not in KINDS:
+        raise GeneratorFileError(f"`kind` must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
+    kind = kind.lower()
+    unknown = [k for k in data if k not in KEYS[kind]]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), KEYS[kind], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise GeneratorFileError(f"unknown key {unknown[0]!r} in a {kind!r} generator{hint} "
+                                 f"(valid keys: {', '.join(KEYS[kind])})")
     name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise GeneratorFileError(f"`name` must be a string; got {name!r} ({type(name).__name__})"[:200])
     if kind == "product":
         return _product_from_dict(data, name)
     if kind == "hmm":
@@ -125,6 +179,7 @@ def generator_to_dict(g: Generator) -> dict:
     any other generator (its GHMM form); complex entries as ``[re, im]``."""
     from .compose import ProductGenerator
 
+    g = check_generator(g)
     if isinstance(g, ProductGenerator):
         return {"kind": "product", "name": g.name or "", "factors": [generator_to_dict(f) for f in g.factors]}
     if isinstance(g, HMM):
@@ -139,8 +194,15 @@ def generator_to_dict(g: Generator) -> dict:
 
 
 def save_generator(g: Generator, path: str | Path) -> None:
-    """Write ``g`` as JSON (full float precision) so that :func:`load_generator` restores it."""
-    Path(path).write_text(json.dumps(generator_to_dict(g), indent=1))
+    """Write ``g`` as JSON (full float precision) so that :func:`load_generator` restores it.
+
+    The path must end in ``.json``; the file is replaced atomically (a reader never sees
+    a partial file, a crash leaves the old one).
+    """
+    g = check_generator(g)
+    if not isinstance(path, (str, Path)) or Path(path).suffix.lower() != ".json":
+        raise ArgumentError(f"save_generator writes JSON: the path must end in .json; got {path!r}")
+    write_json(path, generator_to_dict(g), indent=1)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -164,16 +226,29 @@ def _real(data: dict, key: str, ndim: int, optional: bool = False):
         if optional:
             return None
         raise GeneratorFileError(f"missing field `{key}`")
+    _no_booleans(data[key], f"`{key}`")
     try:
-        a = np.array(data[key], dtype=float)
-    except (TypeError, ValueError) as e:
-        raise GeneratorFileError(f"`{key}` must be a nested list of real numbers with equal row lengths ({e})") from None
+        a = check_real_array(data[key], f"`{key}`")
+    except ArgumentError as e:
+        raise GeneratorFileError(str(e)) from None
     if a.ndim != ndim:
         raise GeneratorFileError(f"`{key}` must be {ndim}-dimensional; got shape {a.shape}")
     return a
 
 
+def _no_booleans(value: Any, where: str, at: str = "") -> None:
+    """JSON ``true``/TOML ``true`` where a number belongs is an error, not 1.0."""
+    if isinstance(value, bool):
+        raise GeneratorFileError(f"{where}{at} is {str(value).lower()} (a boolean); numbers are expected")
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_booleans(v, where, f"{at}[{i}]")
+
+
 def _complex_matrix(m: Any, where: str) -> np.ndarray:
+    _no_booleans(m, where)
+    if not isinstance(m, list) or not all(isinstance(row, list) for row in m):
+        raise GeneratorFileError(f"{where} must be a square matrix (a list of rows); got {type(m).__name__}")
     try:
         rows = [[_complex_entry(v) for v in row] for row in m]
         a = np.array(rows, dtype=complex)
@@ -187,11 +262,11 @@ def _complex_matrix(m: Any, where: str) -> np.ndarray:
 
 def _complex_entry(v: Any) -> complex:
     if isinstance(v, (list, tuple)):
-        if len(v) != 2:
-            raise ValueError(f"a complex pair must be [re, im]; got {v!r}")
+        if len(v) != 2 or not all(isinstance(u, (int, float)) for u in v):
+            raise ValueError(f"a complex pair must be two numbers [re, im]; got {v!r}")
         return complex(float(v[0]), float(v[1]))
     if isinstance(v, str):
         return complex(v.replace(" ", "").replace("i", "j"))
-    if isinstance(v, bool):
+    if not isinstance(v, (int, float)):
         raise ValueError(f"{v!r} is not a number")
     return complex(v)

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from ._linalg import stationary_from
-from .base import Generator, zero_probability
+from .base import STATE_TOL, Generator, check_name, check_symbol, zero_probability
 from .basis import coords_to_density, density_to_coords, gell_mann_basis
-from .errors import GeneratorError, IncompleteInstrumentError, ShapeError
+from .errors import GeneratorError, IncompleteInstrumentError, ShapeError, StateError
 from .ghmm import GHMM, ZERO_TOL
+from .limits import check_bytes
+from .validation import check_real
 
 __all__ = ["QuantumGenerator", "as_matrix"]
 
@@ -36,15 +38,25 @@ class QuantumGenerator(Generator):
         array ``(V, d, d)`` (one Kraus operator per symbol) or ``(V, K, d, d)``, or a dict
         ``{x: [...]}`` with keys ``0..V-1``.
     initial : array_like or Qobj, optional
-        Initial density matrix ``(d, d)`` (a ket is turned into ``|psi><psi|``); default
-        the fixed point of the total channel reached from ``I/d``.
-    atol : float
+        Initial density matrix ``(d, d)`` (a nonzero ket is turned into
+        ``|psi><psi| / <psi|psi>``); default the fixed point of the total channel reached
+        from ``I/d``.  Must satisfy the state rule of :mod:`generators.base`.
+    atol : float >= 0
         Tolerance of the completeness check ``|sum K^dagger K - I| <= atol``.
+
+    Raises
+    ------
+    ShapeError, GeneratorError, IncompleteInstrumentError, StateError (all ValueError)
+        Non-numeric, boolean, NaN or infinite Kraus entries, mismatched shapes, an
+        incomplete instrument, an invalid ``initial``.  The GHMM form (``d^2``
+        dimensions, ``V d^4`` floats) is refused above :data:`generators.limits.MAX_BYTES`
+        with :class:`~generators.errors.MemoryLimitError`.
     """
 
     kind = "quantum"
 
     def __init__(self, kraus: Any, initial: Any = None, *, atol: float = 1e-9, name: str | None = None):
+        atol = check_real(atol, "atol", minimum=0.0)
         ops = _parse_instrument(kraus)
         d = ops[0].shape[-1]
         total = sum(np.einsum("kba,kbc->ac", K.conj(), K) for K in ops)
@@ -55,7 +67,7 @@ class QuantumGenerator(Generator):
                 f"(tolerance {atol:g}); the effects must sum to the {d}x{d} identity"
             )
         self.kraus = ops
-        self.name = name
+        self.name = check_name(name)
         self._d = d
         if initial is None:
             g0 = self._ghmm_from_ops(np.eye(d) / d)
@@ -64,7 +76,7 @@ class QuantumGenerator(Generator):
             rho = (rho + rho.conj().T) / 2
             self._initial = rho / np.trace(rho).real
         else:
-            self._initial = _check_density(as_matrix(initial), d)
+            self._initial = self._checked_density(initial, "initial", False)
 
     # ------------------------------------------------------------------ interface
     @property
@@ -88,7 +100,10 @@ class QuantumGenerator(Generator):
         return self._ghmm_from_ops(self._initial)
 
     def _ghmm_from_ops(self, rho: np.ndarray) -> GHMM:
-        d = self._d
+        d, V = self._d, len(self.kraus)
+        check_bytes(8.0 * V * d**4 + 48.0 * d**4,
+                    f"the {d * d}-dimensional GHMM form of a {d}-level quantum generator ({V} operators of "
+                    f"{d * d}x{d * d} floats)")
         F = gell_mann_basis(d)
         T = np.empty((len(self.kraus), d * d, d * d))
         for x, K in enumerate(self.kraus):  # loop over symbols only
@@ -103,27 +118,67 @@ class QuantumGenerator(Generator):
         return coords_to_density(eta)
 
     def from_native(self, state: Any) -> np.ndarray:
+        """Gell-Mann coordinates of density matrices ``(..., d, d)`` (no validation:
+        user-given states go through :meth:`check_state`)."""
         rho = as_matrix(state)
         if rho.shape[-2:] != (self._d, self._d):
             raise ShapeError(f"a state of this generator is a {self._d}x{self._d} density matrix; got shape {rho.shape}")
         return density_to_coords(rho)
 
+    # ------------------------------------------------------------------ the state rule
+    def _checked_belief(self, state: Any, name: str, batch: bool) -> np.ndarray:
+        return density_to_coords(self._checked_density(state, name, batch))
+
+    def _checked_density(self, state: Any, name: str, batch: bool) -> np.ndarray:
+        """The quantum state rule (module docstring of :mod:`generators.base`): a
+        Hermitian PSD trace-1 ``(d, d)`` matrix (``(..., d, d)`` if ``batch``) or a
+        nonzero ket; returns the (Hermitian part of the) density matrix."""
+        d = self._d
+        what = f"a {d}x{d} density matrix: Hermitian, positive semidefinite, trace 1"
+        a = _complex_array(state, name, what)
+        if a.shape == (d,) or (a.shape == (d, 1) and d > 1):  # a ket, also where batches are allowed
+            v = a.reshape(-1)
+            norm = float(np.vdot(v, v).real)
+            if not norm > 0:
+                raise StateError(f"{name} is the zero ket; a ket psi must be nonzero to define the state "
+                                 "|psi><psi| / <psi|psi>")
+            return np.outer(v, v.conj()) / norm
+        if a.shape[-2:] != (d, d) or (not batch and a.ndim != 2):
+            want = f"(..., {d}, {d})" if batch else f"({d}, {d}) or a ket of shape ({d},)"
+            raise StateError(f"{name} must have shape {want} ({what}); got shape {a.shape}")
+        herm = np.abs(a - np.swapaxes(a.conj(), -1, -2)).max(initial=0.0)
+        if herm > STATE_TOL:
+            raise StateError(f"{name} must be Hermitian ({what}); max |rho - rho^dagger| = {herm:.3g}")
+        tr = np.trace(a, axis1=-2, axis2=-1).real
+        bad = np.abs(tr - 1.0) > STATE_TOL
+        if np.any(bad):
+            got = float(tr[bad].flat[0]) if np.ndim(tr) else float(tr)
+            raise StateError(f"{name} must have trace 1 ({what}); got trace {got:.12g}; divide it by its trace")
+        rho = (a + np.swapaxes(a.conj(), -1, -2)) / 2
+        lo = float(np.linalg.eigvalsh(rho).min(initial=0.0)) if rho.size else 0.0
+        if lo < -STATE_TOL:
+            raise StateError(f"{name} must be positive semidefinite ({what}); its smallest eigenvalue is {lo:.3g}")
+        return rho
+
     # ------------------------------------------------------------------ native Bayes
     def emission_probs(self, state: Any = None) -> np.ndarray:
-        """``Pr(x | rho) = tr(E_x rho)`` for all ``x``: ``(V,)`` (or ``(..., V)`` for batched rho)."""
-        rho = self._initial if state is None else as_matrix(state)
+        """``Pr(x | rho) = tr(E_x rho)`` for all ``x``: ``(V,)`` (or ``(..., V)`` for batched rho).
+
+        ``state`` must be valid (:meth:`check_state`)."""
+        rho = self._initial if state is None else self._checked_density(state, "state", True)
         return np.real(np.einsum("xab,...ba->...x", self.effects, rho))
 
     def update(self, state: Any, x: int) -> np.ndarray:
-        """``rho' = sum_k K rho K^dagger / Pr(x)`` for the Kraus operators of symbol ``x``."""
-        rho = _check_density(as_matrix(state), self._d, check_psd=False)
-        if not 0 <= int(x) < self.alphabet_size:
-            raise ShapeError(f"symbol {x} out of range 0..{self.alphabet_size - 1}")
-        K = self.kraus[int(x)]
+        """``rho' = sum_k K rho K^dagger / Pr(x)`` for the Kraus operators of symbol ``x``.
+
+        ``state`` must be a valid density matrix or ket (:meth:`check_state`)."""
+        rho = self._checked_density(state, "state", False)
+        x = check_symbol(x, self.alphabet_size)
+        K = self.kraus[x]
         out = np.einsum("kab,bc,kdc->ad", K, rho, K.conj())
         p = float(np.real(np.trace(out)))
         if p <= ZERO_TOL:
-            raise zero_probability(int(x), p)
+            raise zero_probability(x, p)
         return out / p
 
     # ------------------------------------------------------------------ qutip
@@ -150,54 +205,69 @@ def as_matrix(a: Any) -> np.ndarray:
     m = np.asarray(a, dtype=complex)
     if m.ndim == 1 or (m.ndim == 2 and m.shape[1] == 1 and m.shape[0] > 1):
         v = m.reshape(-1)
-        m = np.outer(v, v.conj()) / np.vdot(v, v).real
+        norm = np.vdot(v, v).real
+        if not norm > 0:
+            raise StateError("a ket psi must be nonzero to define the state |psi><psi| / <psi|psi>; got the zero ket")
+        m = np.outer(v, v.conj()) / norm
     return m
 
 
 def _parse_instrument(kraus: Any) -> list[np.ndarray]:
     if isinstance(kraus, dict):
-        keys = sorted(kraus)
-        if keys != list(range(len(keys))):
+        keys = list(kraus)
+        if (not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys)
+                or sorted(keys) != list(range(len(keys)))):
             raise ShapeError(f"instrument dict keys must be the symbols 0..V-1; got {keys}")
-        kraus = [kraus[k] for k in keys]
+        kraus = [kraus[k] for k in range(len(keys))]
     if isinstance(kraus, np.ndarray):
-        if kraus.ndim == 3:
-            kraus = [kraus[x] for x in range(kraus.shape[0])]
-        elif kraus.ndim == 4:
+        if kraus.ndim in (3, 4):
             kraus = [kraus[x] for x in range(kraus.shape[0])]
         else:
             raise ShapeError(f"Kraus array must have shape (V, d, d) or (V, K, d, d); got {kraus.shape}")
+    if isinstance(kraus, (str, bytes)) or not hasattr(kraus, "__len__"):
+        raise ShapeError(f"kraus must be a list (one entry per symbol) of Kraus operators; got {type(kraus).__name__}")
     if len(kraus) == 0:
         raise ShapeError("an instrument needs at least one symbol")
     ops = []
     for x, item in enumerate(kraus):
         if hasattr(item, "full") or (isinstance(item, np.ndarray) and item.ndim == 2):
             item = [item]
-        mats = [np.asarray(k.full() if hasattr(k, "full") else k, dtype=complex) for k in item]
+        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__"):
+            raise ShapeError(f"kraus[{x}] must be a list of d x d matrices; got {type(item).__name__}")
+        mats = [_complex_array(k, f"kraus[{x}][{i}]", "a d x d complex matrix", error=GeneratorError)
+                for i, k in enumerate(item)]
         if len(mats) == 0:
             raise ShapeError(f"symbol {x} has no Kraus operators")
         shapes = {m.shape for m in mats}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 2 or mats[0].shape[0] != mats[0].shape[1]:
+        first = next(iter(shapes))
+        if len(shapes) != 1 or len(first) != 2 or first[0] != first[1] or first[0] < 1:
             raise ShapeError(f"Kraus operators of symbol {x} must all be square d x d; got shapes {sorted(shapes)}")
         ops.append(np.array(mats))
     ds = {K.shape[-1] for K in ops}
     if len(ds) != 1:
         raise ShapeError(f"all Kraus operators must act on the same dimension; got {sorted(ds)}")
-    if not all(np.all(np.isfinite(K)) for K in ops):
-        raise GeneratorError("Kraus operators contain NaN or infinite entries")
     return ops
 
 
-def _check_density(rho: np.ndarray, d: int, *, check_psd: bool = True) -> np.ndarray:
-    if rho.shape != (d, d):
-        raise ShapeError(f"density matrix must be {d}x{d}; got shape {rho.shape}")
-    if np.abs(rho - rho.conj().T).max() > 1e-9:
-        raise GeneratorError("density matrix must be Hermitian")
-    tr = np.trace(rho).real
-    if abs(tr - 1.0) > 1e-9:
-        raise GeneratorError(f"density matrix must have trace 1; got {tr:.12g}")
-    if check_psd:
-        lo = np.linalg.eigvalsh((rho + rho.conj().T) / 2).min()
-        if lo < -1e-9:
-            raise GeneratorError(f"density matrix must be positive semidefinite; smallest eigenvalue {lo:.3g}")
-    return rho
+def _complex_array(a: Any, name: str, what: str, *, error: type = StateError) -> np.ndarray:
+    """A finite complex ndarray from numeric data (or a qutip ``Qobj``); ``error`` otherwise.
+
+    Rejects booleans, strings, objects, ragged nesting, NaN and infinities.
+    """
+    if hasattr(a, "full") and callable(a.full):
+        a = a.full()
+    try:
+        arr = np.asarray(a)
+        if arr.dtype == object:
+            arr = arr.astype(complex)
+    except (TypeError, ValueError):
+        raise error(f"{name} must be a rectangular array of numbers ({what}); got {type(a).__name__} with "
+                    "ragged or non-numeric entries") from None
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise error(f"{name} must be an array of numbers ({what}); got dtype {arr.dtype}")
+    arr = arr.astype(complex)
+    if arr.size and not np.all(np.isfinite(arr)):
+        k = np.flatnonzero(~np.isfinite(arr))[0]
+        at = tuple(int(i) for i in np.unravel_index(k, arr.shape))
+        raise error(f"{name} must be finite ({what}); entry {at} is {complex(arr.flat[k])}")
+    return arr

@@ -101,7 +101,8 @@ def allowed_words(g: Any, length: int, *, max_words: int = MAX_WORDS, tol: float
     tol : float >= 0
         Prefixes of (unnormalized) probability at or below ``tol`` are pruned.
     initial : (n,) GHMM belief, optional
-        Start here instead of the generator's initial belief.
+        Start here instead of the generator's initial belief; it must be a valid belief
+        of ``g.to_ghmm()`` (:meth:`generators.Generator.check_state`).
 
     Returns
     -------
@@ -109,11 +110,16 @@ def allowed_words(g: Any, length: int, *, max_words: int = MAX_WORDS, tol: float
     probs : (M,) float64, ``Pr(w)`` renormalized to sum 1 over the allowed words (the
         pruned mass is at most ``V**length * tol``).
     """
+    from .base import check_generator
+    from .validation import check_real
+
+    h = check_generator(g).to_ghmm()
     length = check_int(length, "length", minimum=0)
-    h = g.to_ghmm()
+    max_words = check_int(max_words, "max_words", minimum=1)
+    tol = check_real(tol, "tol", minimum=0.0)
     V = h.alphabet_size
     words = np.zeros((1, 0), dtype=np.int64)
-    vec = (h.initial if initial is None else np.asarray(initial, dtype=float))[None, :].copy()
+    vec = (h.initial if initial is None else h.check_state(initial, name="initial"))[None, :].copy()
     flat = h.operators.transpose(1, 0, 2).reshape(h.dim, V * h.dim)
     for _ in range(length):
         M = words.shape[0]

@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 from bayes import belief_trajectories, exact_belief, exact_generator, exact_names
 from bayes.exact import ExactGHMM
 from generators import ZeroProbabilityError, library
+from generators.errors import ArgumentError, NotAGeneratorError, StateError
 
 
 def test_symbolic_mess3_belief_after_0_is_independent_of_x():
@@ -99,3 +100,28 @@ def test_errors():
         exact_generator("mess3", x=[1])
     assert "mess3" in exact_names() and "bloch_walk" in exact_names()
     assert isinstance(exact_generator("even_process"), ExactGHMM)
+
+
+def test_exact_bad_input():
+    e = exact_generator("mess3")
+    with pytest.raises(StateError, match=r"eta tau = 1 .*got eta tau = 3"):
+        e.update([1, 1, 1], 0)
+    with pytest.raises(StateError, match="must have 3 entries; got shape"):
+        e.word_probability([0], state=[1, 0])
+    s = exact_generator("mess3", symbolic=True)  # symbolic states are not judged
+    assert s.belief([0], state=[sp.Symbol("p"), 1 - sp.Symbol("p"), 0]).shape == (1, 3)
+    with pytest.raises(NotAGeneratorError, match="spec must be a library name .* or a Generator; got int"):
+        exact_generator(3)
+    with pytest.raises(ArgumentError, match="max_denominator must be an integer >= 1; got 0"):
+        exact_generator(library.mess3(), max_denominator=0)
+    with pytest.raises(ArgumentError, match="symbolic must be True or False; got 'yes'"):
+        exact_generator("mess3", symbolic="yes")
+
+
+
+def test_exact_words_are_sequences_of_symbols():
+    e = exact_generator("golden_mean")
+    with pytest.raises(ValueError, match=r"a word must be a sequence of integer symbols in 0..1; got 5"):
+        e.belief(5)
+    with pytest.raises(ValueError, match=r"symbol 1.0 out of range"):
+        e.word_probability([0, 1.0])

@@ -98,3 +98,22 @@ def test_representation_map_rejects_different_processes():
         representation_map(library.mess3(), library.rrxor())
     with pytest.raises(ValueError, match="same N"):
         linear_map(np.ones((3, 2)), np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: barycentric_coordinates([[np.nan, 0.5, 0.5]]), r"p must be finite; entry \(0, 0\) is nan"),
+    (lambda: barycentric_coordinates([[True, False, False]]), "dtype bool"),
+    (lambda: bloch_vectors(np.array([["a", "b"], ["c", "d"]])), "numeric 2x2 density matrices"),
+    (lambda: bloch_vectors(np.full((2, 2), np.nan)), "finite density matrices"),
+    (lambda: affine_projection([[0.5, 0.5], [np.inf, 0.0]]), r"beliefs must be finite; entry \(1, 0\) is inf"),
+    (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], weights=[1.0, -1.0]), "weights must be 2 nonnegative"),
+    (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], dim=1.5), "dim must be an integer[^;]*; got 1.5"),
+    (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], tau=[1.0, np.nan]), r"tau must be finite"),
+    (lambda: affine_dimension([[0.5, 0.5]], tol=-1), "tol must be a finite real number > 0[^;]*; got -1"),
+    (lambda: linear_map([[1.0, np.nan]], [[1.0]]), "source must be finite"),
+    (lambda: representation_map("mess3", library.mess3()), r"g_from must be a generators.Generator.*resolve"),
+    (lambda: representation_map(library.mess3(), library.mess3(), depth=-1), "depth must be an integer >= 0"),
+])
+def test_geometry_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -199,7 +199,7 @@ def test_negative_probability_is_an_error():
     (dict(depth=2.5), "depth must be an integer"),
     (dict(depth=3, tol=0.0), "tol must be a finite real number > 0"),
     (dict(depth=3, max_beliefs=0), "max_beliefs must be an integer >= 1"),
-    (dict(depth=3, initial=[1.0, 0.0]), "last dimension 3|distribution over 3"),
+    (dict(depth=3, initial=[1.0, 0.0]), "last dimension 3|distribution over 3|over 3 hidden states"),
 ])
 def test_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):

@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from bayes import BeliefTrajectories, belief_trajectories
 from generators import GHMM, library
+from generators.errors import ArgumentError, NotAGeneratorError, ShapeError, StateError
 
 SETTINGS = settings(max_examples=20, deadline=None)
 
@@ -137,7 +138,39 @@ def test_bad_words_raise_value_error(words, match):
 def test_bad_generator_and_initial():
     with pytest.raises(TypeError, match="Generator"):
         belief_trajectories(np.eye(3), [[0]])
-    with pytest.raises(ValueError, match="last dimension 3|distribution over 3"):
+    with pytest.raises(NotAGeneratorError, match=r"g must be a generators.Generator.*got str 'mess3'.*"
+                                                  r"generators.io.resolve\('mess3'\)"):
+        belief_trajectories("mess3", [[0]])
+    with pytest.raises(StateError, match=r"initial must have shape \(3,\) .*got shape \(2,\)"):
         belief_trajectories(library.mess3(), [[0]], initial=[0.5, 0.5])
-    with pytest.raises(ValueError, match="normalization"):
+    with pytest.raises(StateError, match=r"initial must satisfy eta @ tau = 1 .*got eta @ tau = 0"):
         belief_trajectories(GHMM(library.mess3().T), [[0]], initial=[0.0, 0.0, 0.0])
+    # reported: a non-distribution was accepted
+    with pytest.raises(StateError, match=r"initial must be nonnegative .*initial\[1\] = -1"):
+        belief_trajectories(library.mess3(), [[0]], initial=[2, -1, 0])
+    with pytest.raises(StateError, match=r"initial must sum to 1 .*got sum 3"):
+        belief_trajectories(library.mess3(), [[0]], initial=[1, 1, 1])
+    with pytest.raises(StateError, match="initial must have trace 1"):
+        belief_trajectories(library.bloch_walk(), [[0]], initial=np.eye(2))
+
+
+@pytest.mark.parametrize("zero_tol, match", [
+    (-1, "zero_tol must be a finite real number >= 0; got -1"),
+    (np.nan, "zero_tol must be a finite real number[^;]*; got nan"),
+    (np.inf, "zero_tol must be a finite real number[^;]*; got inf"),
+    ("1e-13", "zero_tol must be a finite real number[^;]*; got '1e-13'"),
+    (True, r"zero_tol must be a finite real number[^;]*; got True \(bool\)"),
+])
+def test_zero_tol_is_validated(zero_tol, match):
+    # reported: zero_tol=-1 gave NaN beliefs, zero_tol=nan made every word impossible
+    with pytest.raises(ArgumentError, match=match):
+        belief_trajectories(library.golden_mean(), [[1, 1]], zero_tol=zero_tol)
+    tr = belief_trajectories(library.golden_mean(), [[0, 0], [1, 1]], zero_tol=0.0)
+    assert not np.isnan(tr.beliefs).any()
+    np.testing.assert_allclose(tr.prob[0, -1], library.golden_mean().word_probability([0, 0]))
+    assert tr.log_prob[1, -1] == -np.inf
+
+
+def test_float_words_are_rejected_with_the_cast_to_use():
+    with pytest.raises(ShapeError, match=r"\.astype\(int\)"):
+        belief_trajectories(library.mess3(), np.array([[0.0, 1.0]]))

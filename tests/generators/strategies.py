@@ -25,3 +25,11 @@ def random_ghmms(draw, max_states=5, max_symbols=3):
 
 
 any_generator = st.one_of(random_hmms(), random_quantums(), random_ghmms())
+
+
+@st.composite
+def near_sparse_hmms(draw, max_states=6, max_symbols=3):
+    """Random HMMs with small Dirichlet concentrations (0.02-0.2): near-deterministic rows,
+    transition probabilities spanning many orders of magnitude (1e-3 .. 1e-50)."""
+    return library.random_hmm(draw(st.integers(2, max_states)), draw(st.integers(2, max_symbols)),
+                              seed=draw(seeds), concentration=draw(st.floats(0.02, 0.2)))

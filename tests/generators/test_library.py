@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from generators import GHMM, HMM, QuantumGenerator, library, minimize
-from generators.errors import GeneratorError, UnknownProcessError
+from generators.errors import ArgumentError, MemoryLimitError, UnknownProcessError
+from generators.io import resolve
 
 
 def test_names_and_get():
@@ -110,25 +111,90 @@ def test_minimal_dimensions(name, dim):
 
 
 def test_parameter_validation():
-    with pytest.raises(GeneratorError, match="x"):
+    with pytest.raises(ArgumentError, match="mess3 needs 0 <= x <= 0.5; got x=0.7"):
         library.mess3(x=0.7)
-    with pytest.raises(GeneratorError, match="alpha > 1 > beta"):
+    with pytest.raises(ArgumentError, match="alpha > 1 > beta"):
         library.moon(alpha=0.5)
-    with pytest.raises(GeneratorError, match="irrational"):
+    with pytest.raises(ArgumentError, match="irrational"):
         library.moon(alpha=4.0, beta=0.5)  # ln4/ln(1/2) = -2
-    with pytest.raises(GeneratorError, match="alpha \\+ beta"):
+    with pytest.raises(ArgumentError, match="alpha \\+ beta"):
         library.moon(alpha=1.5, beta=0.5)
-    with pytest.raises(GeneratorError):
+    with pytest.raises(ArgumentError, match="frdn needs 0 < lam < 1; got lam=1.5"):
         library.frdn(lam=1.5)
 
 
-def test_unknown_names_and_params():
-    with pytest.raises(UnknownProcessError, match="mess3"):
-        library.get("mess4")
-    with pytest.raises(ValueError, match="no parameter 'z'"):
-        library.get("mess3", z=1)
-    with pytest.raises(ValueError, match="malformed"):
-        library.parse_spec("mess3:x")
+@pytest.mark.parametrize("spec, match", [
+    # reported as accepted silently
+    ("mess3:x=0.1,x=0.2", r"parameter 'x' given twice in 'mess3:x=0.1,x=0.2'"),
+    ("mess3 * ", r"empty factor 2 of 2 in the process spec 'mess3 \* '"),
+    ("*", r"empty factor 1 of 2 in the process spec '\*'"),
+    ("mess3**rrxor", r"empty factor 2 of 3 in the process spec 'mess3\*\*rrxor'"),
+    ("mess3:x=0.1,,a=0.5", r"empty parameter in 'mess3:x=0.1,,a=0.5'"),
+    ("mess3:x=0.1,", r"empty parameter in 'mess3:x=0.1,'"),
+    ("mess3:", r"empty parameter list after 'mess3:'"),
+    ("", "empty process specification ''"),
+    # reported as raw TypeError / OverflowError / unclear messages
+    ("moon:alpha=inf", "moon: alpha must be a finite real number; got inf"),
+    ("random_hmm:n_states=3.0", r"random_hmm: n_states must be an integer[^;]*; got 3.0 \(float\)"),
+    ("random_hmm:seed=1.5", r"random_hmm: seed must be an integer[^;]*; got 1.5 \(float\)"),
+    ("random_quantum:d=2.0", r"random_quantum: d must be an integer[^;]*; got 2.0 \(float\)"),
+    ("frdn:alpha=inf", "frdn: alpha must be a finite real number; got inf"),
+    ("random_hmm:concentration=0", "random_hmm needs 0 < concentration; got concentration=0"),
+    ("random_hmm:seed=-1", "random_hmm: seed must be an integer >= 0; got -1"),
+    # more of the same classes
+    ("mess3:x=nan", "mess3: x must be a finite real number; got nan"),
+    ("mess3:x=true", r"malformed value in 'x=true': 'true' is not a number"),
+    ("mess3:x", r"malformed parameter 'x' in 'mess3:x': expected name=value"),
+    ("mess3:x=", r"malformed parameter 'x=' in 'mess3:x='"),
+    ("mess3:xx=0.1", r"mess3 has no parameter 'xx'; did you mean 'x'\?"),
+    ("mess4", r"unknown process 'mess4'; did you mean mess3"),
+    ("mess_n:n=1", r"mess_n: n \(the number of states\) must be an integer >= 2; got 1"),
+    ("mess_n:n=3,lam=-0.9", "mess_n with n=3 states needs -0.5 <= lam <= 1"),
+    ("bloch_walk:alpha=0", "bloch_walk needs 0 < alpha; got alpha=0"),
+    ("even_process:p=1", "even_process needs 0 < p < 1; got p=1"),
+    ("rrxor:p1=-0.1", "rrxor needs 0 <= p1 <= 1; got p1=-0.1"),
+    ("random_quantum:rank=0", "random_quantum: rank must be an integer >= 1; got 0"),
+    ("random_ghmm:n_symbols=2.5", r"random_ghmm: n_symbols must be an integer[^;]*; got 2.5"),
+])
+def test_bad_specs_raise_one_line_argument_errors(spec, match):
+    cls = UnknownProcessError if spec == "mess4" else ArgumentError
+    with pytest.raises(cls, match=match) as e:
+        library.parse_spec(spec)
+    assert "\n" not in str(e.value)
+    with pytest.raises(cls, match=match):
+        resolve(spec)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: library.mess3(x=True), r"mess3: x must be a finite real number[^;]*; got True \(bool\)"),
+    (lambda: library.mess_n(n=True), r"must be an integer[^;]*; got True \(bool\)"),
+    (lambda: library.random_hmm(n_states=np.float64(3)), "n_states must be an integer[^;]*; got"),
+    (lambda: library.golden_mean(p=0.5 + 0j), "golden_mean: p must be a finite real number"),
+    (lambda: library.get(3), r"a process name must be a string; got 3 \(int\)"),
+    (lambda: library.parse_spec(["mess3"]), r"a process spec must be a string such as 'mess3:x=0.15'; got \['mess3'\]"),
+])
+def test_bools_floats_and_non_strings_are_rejected(call, match):
+    with pytest.raises(ArgumentError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("mess_n:n=60000", r"mess_n with n=60000 states .* would take 4.6 PiB, above the memory cap 2.0 GiB"),
+    ("random_quantum:d=150", r"the 22500-dimensional GHMM form .* would take 33.9 GiB, above the memory cap"),
+    ("random_hmm:n_states=100000", r"random_hmm with 100000 states .* above the memory cap"),
+])
+def test_specs_that_would_exhaust_memory_are_refused_first(spec, match):
+    with pytest.raises(MemoryLimitError, match=match):
+        library.parse_spec(spec)
+
+
+def test_random_ghmm_terminates_for_large_state_counts():
+    # reported: random_ghmm(n_states=25) looped on its conditioning rule for some seeds
+    for n in (6, 25, 60):
+        g = library.random_ghmm(n_states=n, seed=1)
+        assert g.dim == n and (g.operators < 0).any()
+    # small sizes keep the historical draws (same seeds, same processes)
+    assert library.random_ghmm(4, 2, seed=3).name == "random_ghmm(n_states=4, n_symbols=2, seed=3)"
 
 
 def test_parse_spec_and_info():

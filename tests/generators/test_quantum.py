@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from generators import QuantumGenerator, coords_to_density, density_to_coords, gell_mann_basis, library
-from generators.errors import GeneratorError, IncompleteInstrumentError, ShapeError
+from generators.errors import IncompleteInstrumentError, ShapeError, StateError
 
 from .strategies import random_quantums
 
@@ -98,7 +98,7 @@ def test_bad_instruments():
     with pytest.raises(ShapeError):
         QuantumGenerator([])
     q = library.bloch_walk()
-    with pytest.raises(GeneratorError, match="trace 1"):
+    with pytest.raises(StateError, match="initial must have trace 1.*got trace 2"):
         QuantumGenerator(q.kraus, initial=np.eye(2))
-    with pytest.raises(GeneratorError, match="positive semidefinite"):
+    with pytest.raises(StateError, match="initial must be positive semidefinite.*smallest eigenvalue is -0.5"):
         QuantumGenerator(q.kraus, initial=np.diag([1.5, -0.5]))
