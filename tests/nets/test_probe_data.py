@@ -9,8 +9,9 @@ import torch
 from generators import library, minimize
 from generators.words import allowed_words
 from nets.models import build_model
-from nets.probe import CONCAT, ProbeResult
-from nets.probe_data import (
+from nets.probe import (
+    CONCAT,
+    ProbeResult,
     auto_markov_order,
     build_probe_dataset,
     compare_representations,
@@ -187,7 +188,7 @@ def test_dataset_bad_input(mess3):
     with pytest.raises(ValueError, match="more than 100 allowed words"):
         build_probe_dataset(mess3, context=6, max_words=100)
     ds = build_probe_dataset(mess3, m, context=3, untrained=None, markov_order=None)
-    with pytest.raises(ValueError, match="unknown activation names"):
+    with pytest.raises(ValueError, match="unknown activation name"):
         ds.probe(names=["blocks.9.resid_post"])
     with pytest.raises(ValueError, match="unknown representation"):
         ds.probe("native")
