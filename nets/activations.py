@@ -219,7 +219,8 @@ def collect(model: Any, tokens: Any, names: str | Iterable[str] | None = None, r
         wrap a plain module with :class:`nets.adapters.ModuleSource` to name its points)
     tokens : int array (N, L)
     names : names or patterns (either spelling); default the model's probe points
-        (:meth:`~nets.adapters.ActivationSource.default_points`)
+        (:meth:`~nets.adapters.ActivationSource.default_points`).  A name asked for in
+        the other spelling keeps the caller's spelling as its key.
     rows, positions : int arrays (R,), optional
         With ``positions``: keep only the activation of sequence ``rows[i]`` (default
         ``i``) at position ``positions[i]``: arrays ``(R, d)``.  With ``rows`` alone:
@@ -244,6 +245,7 @@ def collect(model: Any, tokens: Any, names: str | Iterable[str] | None = None, r
     src = as_source(model)
     tok = _check_tokens(tokens)
     want = src.resolve(names) if names is not None else src.default_points()
+    spelled = _spellings(names, want)
     rows_, pos_ = _rows_positions(rows, positions, tok.shape, reduce)
     seqs = np.unique(rows_)
     acc = _Accumulator(want, rows_, pos_, reduce)
@@ -256,7 +258,23 @@ def collect(model: Any, tokens: Any, names: str | Iterable[str] | None = None, r
         for a in starts:
             batch = seqs[a:a + int(batch_size)]
             acc.add(batch, src.run(torch.from_numpy(np.ascontiguousarray(tok[batch])), want))
-    return ActivationCache(acc.result())
+    return ActivationCache({spelled.get(k, k): v for k, v in acc.result().items()})
+
+
+def _spellings(names: Any, resolved: list[str]) -> dict[str, str]:
+    """Resolved name -> the caller's spelling of it, for names asked for exactly in the
+    other spelling (``blocks.0.resid_post`` of a TransformerLens model keeps that key);
+    patterns keep the model's spelling."""
+    if names is None:
+        return {}
+    out: dict[str, str] = {}
+    for nm in [names] if isinstance(names, str) else list(names):
+        if nm in resolved or any(c in nm for c in "*?["):
+            continue
+        hit = next((a for a in aliases(nm) if a in resolved), None)
+        if hit is not None and hit not in out:
+            out[hit] = nm
+    return out
 
 
 def _check_tokens(tokens: Any) -> np.ndarray:

@@ -91,7 +91,7 @@ def build_probe_dataset(generator: Any, model: Any = None, *, context: int | Non
         ds.activations = _collect(src, tokens, pts, kw)
         twin = _untrained_source(src, untrained, seed + 1)
         ds.untrained = None if twin is None else _collect(twin, tokens, pts, kw)
-        ds.meta.update({"model_kind": src.kind, "points": pts, "bos": bos_token})
+        ds.meta.update({"model_kind": src.kind, "points": list(ds.activations), "bos": bos_token})
     _add_markov(ds, g, markov_order, context)
     return ds
 
@@ -302,13 +302,13 @@ def _add_markov(ds: Any, g: Any, markov_order: Any, context: int) -> None:
         ds.meta["markov_states"] = int(mk.ghmm.dim)
 
 
-def _probe_names(src: ActivationSource, names: Any) -> list[str]:
-    pts = src.resolve(names)
-    pats = [n for n in pts if n.endswith(("attn.pattern", "attn.hook_pattern"))]
+def _probe_names(src: ActivationSource, names: Any) -> Any:
+    """``names`` after checking that they exist and are per-position vectors."""
+    pats = [n for n in src.resolve(names) if n.endswith(("attn.pattern", "attn.hook_pattern"))]
     if pats:
         raise ValueError(f"attention patterns {pats} are not per-position vectors; probe residual/hidden points "
                          "(use nets.attention for patterns)")
-    return pts
+    return names
 
 
 def _collect(src: ActivationSource, tokens: np.ndarray, names: list[str], kw: dict) -> dict[str, np.ndarray]:
