@@ -10,6 +10,13 @@ The only package of qbelief that imports torch.
   DDP).  The function is not re-exported here, so ``nets.train`` stays the module:
   ``from nets.train import train``.
 - :mod:`nets.distributed` — data-parallel helpers, :func:`nets.distributed.launch`.
+- :mod:`nets.probe` — probes from activations to beliefs, with controls and a verdict:
+  ``probe(dataset, ProbeSpec(...))``; datasets from any model or from saved activations.
+- :mod:`nets.activations` / :mod:`nets.adapters` — :class:`ActivationCache`, one batched
+  :func:`collect` for qbelief, TransformerLens and plain torch models.
+- :mod:`nets.export` — to and from TransformerLens; weights as safetensors + config.json
+  (:mod:`nets.tensorfile` reads and writes safetensors without the package).
+- :mod:`nets.attention` — attention by distance and its decay per head.
 """
 
 from . import data, distributed, models, train  # noqa: F401

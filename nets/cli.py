@@ -377,21 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("probe", help="probe a trained run's (or saved) activations for the belief geometry")
-    s.add_argument("run_dir", nargs="?", default=None, help="run directory (omit with --activations)")
-    s.add_argument("--activations", metavar="FILE", help=".npz, .pt or .safetensors with tokens (N, L) and one "
-                   "(N, L, d) array per activation point (optionally weights (N,), untrained/<point>)")
-    s.add_argument("--process", help="the process that generated the tokens (with --activations)")
-    s.add_argument("--tokens", metavar="FILE", help="token ids (N, L) in a separate file (with --activations)")
-    s.add_argument("--bos", default="auto", type=lambda v: v if v in ("auto", "none") else int(v),
-                   help="BOS token id of --activations' tokens: auto (token V when every sequence starts with it), "
-                        "none, or an id")
-    s.add_argument("--out", help="output folder (default: the run directory, or the activation file's folder)")
-    s.add_argument("--representation", choices=["native", "minimal", "both"], default="minimal")
-    s.add_argument("--weighting", choices=["probability", "uniform"], default="probability",
-                   help="prefix weights of a run's probe (activation files: counts or their weights array)")
-    s.add_argument("--markov-order", default="auto", type=lambda v: v if v == "auto" else int(v))
-    s.add_argument("--no-untrained", action="store_true", help="skip the untrained-network baseline")
-    s.add_argument("--seed", type=int, default=0)
+    _add_probe_flags(s)
     s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("attention", help="attention by distance and its decay per head")
@@ -455,6 +441,25 @@ def _file_bos(bos, tokens, g):
         V = g.alphabet_size
         return V if tokens.ndim == 2 and tokens.shape[1] > 1 and bool(np.all(tokens[:, 0] == V)) else None
     return bos
+
+
+def _add_probe_flags(s: argparse.ArgumentParser) -> None:
+    """The ``probe`` command's arguments: a run directory, or an activation file and its process."""
+    s.add_argument("run_dir", nargs="?", default=None, help="run directory (omit with --activations)")
+    s.add_argument("--activations", metavar="FILE", help=".npz, .pt or .safetensors with tokens (N, L) and one "
+                   "(N, L, d) array per activation point (optionally weights (N,), untrained/<point>)")
+    s.add_argument("--process", help="the process that generated the tokens (with --activations)")
+    s.add_argument("--tokens", metavar="FILE", help="token ids (N, L) in a separate file (with --activations)")
+    s.add_argument("--bos", default="auto", type=lambda v: v if v in ("auto", "none") else int(v),
+                   help="BOS token id of --activations' tokens: auto (token V when every sequence starts with it), "
+                        "none, or an id")
+    s.add_argument("--out", help="output folder (default: the run directory, or the activation file's folder)")
+    s.add_argument("--representation", choices=["native", "minimal", "both"], default="minimal")
+    s.add_argument("--weighting", choices=["probability", "uniform"], default="probability",
+                   help="prefix weights of a run's probe (activation files: counts or their weights array)")
+    s.add_argument("--markov-order", default="auto", type=lambda v: v if v == "auto" else int(v))
+    s.add_argument("--no-untrained", action="store_true", help="skip the untrained-network baseline")
+    s.add_argument("--seed", type=int, default=0)
 
 
 if __name__ == "__main__":

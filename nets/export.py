@@ -32,6 +32,8 @@ import torch
 
 from generators.fileio import write_json
 
+from ._device import module_device
+
 __all__ = ["to_transformer_lens", "from_transformer_lens", "save_weights", "load_weights", "WEIGHTS_FILE",
            "CONFIG_FILE"]
 
@@ -87,7 +89,7 @@ def to_transformer_lens(model: Any, kind: str = "auto") -> Any:
         raise RuntimeError(f"this TransformerLens version names its weights differently: {missing[:3]}")
     full.update(state)
     tl.load_state_dict(full)
-    return tl.to(next(model.parameters()).device).eval()
+    return tl.to(module_device(model)).eval()
 
 
 def from_transformer_lens(tl: Any) -> Any:
@@ -107,7 +109,7 @@ def from_transformer_lens(tl: Any) -> Any:
     elif "embed.weight" not in sd:
         raise ValueError("not a HookedTransformer or native TransformerBridge state dict (no embed.W_E / embed.weight)")
     model.load_state_dict(_bridge_to_ours(sd, model))
-    return model.to(next(iter(sd.values())).device).eval()
+    return model.to(module_device(tl)).eval()
 
 
 def _check_supported(cfg: Any) -> None:

@@ -18,8 +18,13 @@ Two families share one interface (:class:`ActivationModel`):
   ``layers.i.hidden`` is layer ``i``'s hidden state at every position (B, L, hidden);
   LSTMs also expose ``layers.i.cell``.
 
-``model.run_with_cache(tokens, names)`` returns ``(logits, {name: activation})`` holding
-only the requested activations; ``model.activation_names()`` lists them all.  Token ids
+``model.run_with_cache(tokens, names)`` returns ``(logits, cache)``, an
+:class:`nets.activations.ActivationCache` holding only the requested activations;
+``model.activation_names()`` lists them all.  TransformerLens's hook names are accepted
+as aliases (``blocks.0.hook_resid_post`` is ``blocks.0.resid_post``, ``hook_embed`` is
+``embed``: :func:`nets.activations.aliases`), and each ``Block``'s ``forward`` returns its
+``resid_post``, so plain torch forward hooks (nnsight, pyvene) on ``model.blocks[i]`` see
+the residual stream.  Token ids
 outside ``0..vocab_size-1`` and inputs longer than ``n_ctx`` raise ``ValueError``.
 """
 
@@ -33,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._device import module_device
 from .activations import ActivationCache, resolve_names
 
 __all__ = ["ModelConfig", "ActivationModel", "Transformer", "RNNModel", "build_model", "MODEL_KINDS"]
@@ -190,7 +196,7 @@ class ActivationModel(nn.Module):
         return tokens.to(dev, torch.long)
 
     def _device(self) -> torch.device:
-        return next(self.parameters()).device
+        return module_device(self)
 
 
 # ---------------------------------------------------------------------- transformer

@@ -318,6 +318,8 @@ def _collect(src: ActivationSource, tokens: np.ndarray, names: list[str], kw: di
 
 
 def _untrained_source(src: ActivationSource, untrained: Any, seed: int) -> ActivationSource | None:
+    """The untrained-network control's source: none, ``src``'s seeded twin (``"auto"``),
+    or a given model / factory (a plain module gets ``src``'s points)."""
     import torch
 
     if untrained is None or untrained is False:
@@ -326,11 +328,14 @@ def _untrained_source(src: ActivationSource, untrained: Any, seed: int) -> Activ
         if untrained != "auto":
             raise ValueError(f"untrained must be 'auto', None, a model or a factory; got {untrained!r}")
         return src.untrained(seed)
-    m = untrained if isinstance(untrained, (torch.nn.Module, ActivationSource)) else untrained() \
-        if callable(untrained) else None
-    if m is None:
-        raise ValueError(f"untrained must be 'auto', None, a model or a factory; got {type(untrained).__name__}")
-    twin = as_source(m, src.points) if hasattr(src, "points") and not isinstance(m, ActivationSource) else as_source(m)
+    m = untrained
+    if not isinstance(m, (torch.nn.Module, ActivationSource)):
+        if not callable(m):
+            raise ValueError(f"untrained must be 'auto', None, a model or a factory; got {type(m).__name__}")
+        m = m()
+    points = getattr(src, "points", None)
+    twin = as_source(m, points, vocab_size=src.vocab_size, n_ctx=src.n_ctx) \
+        if points is not None and not isinstance(m, ActivationSource) else as_source(m)
     twin.module.to(src.device)
     return twin
 

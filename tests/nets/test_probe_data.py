@@ -8,7 +8,6 @@ import torch
 
 from generators import library, minimize
 from generators.words import allowed_words
-from nets.models import build_model
 from nets.probe import (
     CONCAT,
     ProbeResult,
@@ -21,48 +20,6 @@ from nets.probe import (
 )
 
 CTX = 5
-
-
-def _tiny(kind="transformer", vocab=3, n_ctx=CTX, seed=0, **kw):
-    torch.manual_seed(seed)
-    cfg = {"kind": kind, "vocab_size": vocab, "n_ctx": n_ctx, "n_layers": 2}
-    cfg.update({"d_model": 16, "n_heads": 2, "d_mlp": 32} if kind == "transformer" else {"hidden": 16})
-    cfg.update(kw)
-    return build_model(cfg)
-
-
-def _train_exact(model, g, steps=150, seed=0):
-    """A few Adam steps on the exact next-symbol distributions of all length-CTX words."""
-    torch.manual_seed(seed)
-    W, P = allowed_words(g, CTX)
-    h = g.to_ghmm()
-    beta, _ = h.forward(W)
-    nxt = np.clip(beta[:, 1:] @ h.symbol_vectors.T, 0, None)
-    nxt /= nxt.sum(-1, keepdims=True)
-    tok, tgt, Pt = torch.from_numpy(W), torch.from_numpy(nxt).float(), torch.from_numpy(P)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        idx = torch.multinomial(Pt, 128, replacement=True)
-        loss = -(tgt[idx] * torch.log_softmax(model(tok[idx]), -1)).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-@pytest.fixture(scope="module")
-def mess3():
-    return library.get("mess3", x=0.05, a=0.85)
-
-
-@pytest.fixture(scope="module")
-def trained(mess3):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: threads only add contention on a shared CPU
-    try:
-        return _train_exact(_tiny(), mess3)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_enumerate_words_prunes_forbidden_words():
@@ -119,8 +76,8 @@ def test_activations_are_those_of_the_prefix_alone(trained, mess3):
         np.testing.assert_allclose(ds.activations["ln_final"][i], cache["ln_final"][0, -1].numpy(), atol=1e-5)
 
 
-def test_bos_model_reads_prefixes_after_bos(mess3):
-    m = _tiny(vocab=4, n_ctx=CTX + 1)
+def test_bos_model_reads_prefixes_after_bos(mess3, tiny):
+    m = tiny(vocab=4, n_ctx=CTX + 1)
     ds = build_probe_dataset(mess3, m, untrained=None, markov_order=None, names=["blocks.1.resid_post"])
     assert ds.meta["bos"] == 3 and ds.meta["context"] == CTX
     i = int(np.nonzero(ds.lengths == 2)[0][4])
@@ -159,17 +116,17 @@ def test_compare_representations(trained, mess3):
     assert out["dims"]["native"]["r2"] == pytest.approx(out["dims"]["minimal"]["r2"], abs=0.02)
 
 
-def test_rnn_points_and_sampled_mode(mess3):
-    m = _tiny("gru")
-    ds = build_probe_dataset(mess3, m, n_samples=300, seed=1, untrained=lambda: _tiny("gru", seed=5))
+def test_rnn_points_and_sampled_mode(mess3, tiny):
+    m = tiny("gru")
+    ds = build_probe_dataset(mess3, m, n_samples=300, seed=1, untrained=lambda: tiny("gru", seed=5))
     assert list(ds.activations) == ["layers.0.hidden", "layers.1.hidden"]
     assert ds.meta["weighting"] == "empirical" and ds.untrained is not None
     r = ds.probe(folds=3)
     assert r.points[CONCAT].dim == 32
 
 
-def test_dataset_bad_input(mess3):
-    m = _tiny()
+def test_dataset_bad_input(mess3, tiny):
+    m = tiny()
     with pytest.raises(ValueError, match="vocabulary has 3 tokens but the generator has 4 symbols"):
         build_probe_dataset(library.get("bloch_walk"), m)
     with pytest.raises(ValueError, match="unknown activation name"):

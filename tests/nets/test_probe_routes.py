@@ -16,7 +16,6 @@ from generators.words import allowed_words
 from nets.activations import collect
 from nets.adapters import ModuleSource
 from nets.cli import main
-from nets.models import build_model
 from nets.probe import ProbeDataset, ProbeResult, ProbeSpec, build_probe_dataset, probe
 from nets.tensorfile import save_activation_file
 
@@ -28,40 +27,15 @@ NAMES = ["blocks.0.resid_post", "blocks.1.resid_post", "ln_final"]
 SPEC = ProbeSpec(folds=5, rank="full")
 
 
-def _tiny(seed=0, vocab=3, n_ctx=CTX):
-    torch.manual_seed(seed)
-    return build_model({"kind": "transformer", "vocab_size": vocab, "n_ctx": n_ctx, "n_layers": 2, "d_model": 16,
-                        "n_heads": 2, "d_mlp": 32})
+@pytest.fixture(scope="module")
+def g(mess3):
+    return mess3
 
 
 @pytest.fixture(scope="module")
-def g():
-    return library.get("mess3", x=0.05, a=0.85)
-
-
-@pytest.fixture(scope="module")
-def models(g):
-    """A transformer trained for a few exact-target Adam steps, and its untrained twin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        m = _tiny()
-        W, P = allowed_words(g, CTX)
-        h = g.to_ghmm()
-        beta, _ = h.forward(W)
-        nxt = np.clip(beta[:, 1:] @ h.symbol_vectors.T, 0, None)
-        tgt, tok, Pt = torch.from_numpy(nxt / nxt.sum(-1, keepdims=True)).float(), torch.from_numpy(W), torch.from_numpy(P)
-        opt = torch.optim.Adam(m.parameters(), lr=1e-2)
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(150):
-            idx = torch.multinomial(Pt, 128, replacement=True, generator=gen)
-            loss = -(tgt[idx] * torch.log_softmax(m(tok[idx]), -1)).sum(-1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    finally:
-        torch.set_num_threads(threads)
-    return m.eval(), _tiny(seed=7).eval()
+def models(trained, tiny):
+    """The trained transformer (conftest) and an untrained twin."""
+    return trained.eval(), tiny(seed=7).eval()
 
 
 def _table(r: ProbeResult) -> list:
@@ -167,7 +141,7 @@ def test_transformer_lens_defaults_and_untrained_twin(g, models):
 
 
 # ---------------------------------------------------------------------- from_sequences
-def test_from_sequences_alignment_without_and_with_bos(g, models):
+def test_from_sequences_alignment_without_and_with_bos(g, models, tiny):
     m = models[0]
     rng = np.random.default_rng(0)
     S = np.asarray(g.sample(40, CTX, seed=1))
@@ -181,7 +155,7 @@ def test_from_sequences_alignment_without_and_with_bos(g, models):
         # position t-1 of any sequence that starts with u: here, the prefix alone
         _, c = m.run_with_cache(torch.from_numpy(u[None]), ["ln_final"])
         np.testing.assert_allclose(ds.activations["ln_final"][i], c["ln_final"][0, -1].numpy(), atol=1e-6)
-    mb = _tiny(vocab=4, n_ctx=CTX + 1)
+    mb = tiny(vocab=4, n_ctx=CTX + 1)
     T = np.concatenate([np.full((40, 1), 3), S], axis=1)
     dsb = ProbeDataset.from_sequences(g, T, collect(mb, T, ["ln_final"]), bos=3, markov_order=None)
     np.testing.assert_array_equal(dsb.prefixes, ds.prefixes)
