@@ -25,7 +25,7 @@ point (any name), optionally ``weights`` (N,) and an untrained twin's activation
 
 >>> import os, tempfile
 >>> p = os.path.join(tempfile.mkdtemp(), "a.safetensors")
->>> save_safetensors(p, {"x": np.arange(6, dtype=np.float32).reshape(2, 3)}, metadata={"who": "doc"})
+>>> _ = save_safetensors(p, {"x": np.arange(6, dtype=np.float32).reshape(2, 3)}, metadata={"who": "doc"})
 >>> load_safetensors(p)["x"].tolist(), read_safetensors_metadata(p)
 ([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], {'who': 'doc'})
 """

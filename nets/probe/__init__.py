@@ -14,7 +14,7 @@ Modules (one job each):
   :func:`train_test_split`;
 - :mod:`nets.probe.controls` -- the baselines as objects with one protocol: shuffled
   beliefs, the untrained network, the Markov-k (last k symbols) baseline;
-- :mod:`nets.probe.verdict` -- :func:`verdict`, :data:`DEFAULT_THRESHOLDS`;
+- :mod:`nets.probe.decision` -- :func:`verdict`, :data:`DEFAULT_THRESHOLDS`;
 - :mod:`nets.probe.spec` / :mod:`nets.probe.task` -- :class:`ProbeSpec` (how: a frozen
   record of every option) and :class:`ProbeTask` (what: the arrays);
 - :mod:`nets.probe.core` -- :func:`probe`: ``probe(dataset, spec)`` or
@@ -49,7 +49,7 @@ from .quick import sampled_belief_r2
 from .result import PointFit, ProbeResult
 from .spec import ProbeSpec
 from .task import ProbeTask
-from .verdict import DEFAULT_THRESHOLDS, verdict
+from .decision import DEFAULT_THRESHOLDS, verdict
 
 __all__ = [
     "probe", "ProbeSpec", "ProbeTask", "ProbeDataset", "ProbeResult", "PointFit",

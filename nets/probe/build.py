@@ -24,6 +24,7 @@ import numpy as np
 
 from generators.words import allowed_words
 
+from ..activations import collect
 from ..adapters import ActivationSource, as_source, resolve_bos
 
 __all__ = ["build_probe_dataset", "dataset_from_sequences", "default_probe_points", "auto_markov_order", "MAX_WORDS"]
@@ -88,9 +89,9 @@ def build_probe_dataset(generator: Any, model: Any = None, *, context: int | Non
         tokens = W if bos_token is None else np.concatenate([np.full((W.shape[0], 1), bos_token), W], axis=1)
         pos = ds.lengths - 1 + (bos_token is not None)
         kw = dict(rows=rep_row, positions=pos, batch_size=batch_size, progress=progress)
-        ds.activations = _collect(src, tokens, pts, kw)
+        ds.activations = dict(collect(src, tokens, pts, **kw))
         twin = _untrained_source(src, untrained, seed + 1)
-        ds.untrained = None if twin is None else _collect(twin, tokens, pts, kw)
+        ds.untrained = None if twin is None else dict(collect(twin, tokens, pts, **kw))
         ds.meta.update({"model_kind": src.kind, "points": list(ds.activations), "bos": bos_token})
     _add_markov(ds, g, markov_order, context)
     return ds
@@ -309,12 +310,6 @@ def _probe_names(src: ActivationSource, names: Any) -> Any:
         raise ValueError(f"attention patterns {pats} are not per-position vectors; probe residual/hidden points "
                          "(use nets.attention for patterns)")
     return names
-
-
-def _collect(src: ActivationSource, tokens: np.ndarray, names: list[str], kw: dict) -> dict[str, np.ndarray]:
-    from ..activations import collect
-
-    return dict(collect(src, tokens, names, **kw))
 
 
 def _untrained_source(src: ActivationSource, untrained: Any, seed: int) -> ActivationSource | None:

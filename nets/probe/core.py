@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import aliases
 from ..geometry_checks import affine_dimension, distance_r2, weighted_pca_dimension
 from .arrays import CONCAT
 from .controls import FitContext, MarkovBaseline, ShuffledBeliefs, UntrainedNetwork
@@ -31,7 +32,7 @@ from .metrics import probe_metrics, train_test_split
 from .result import PointFit, ProbeResult
 from .spec import ProbeSpec, make_spec
 from .task import TASK_OPTIONS, ProbeTask
-from .verdict import verdict
+from .decision import verdict
 
 __all__ = ["probe"]
 
@@ -150,11 +151,12 @@ def _drop_constant(Y: np.ndarray, p: np.ndarray, drop: bool) -> tuple[np.ndarray
 
 
 def _points(task: ProbeTask, spec: ProbeSpec):
-    """Activations (and untrained ones) with the concatenated point, the point names and the headline."""
+    """Activations (and untrained ones) with the concatenated point, the point names and
+    the headline; ``spec.concat`` and ``spec.headline`` may use either spelling of a name."""
     acts, unt = dict(task.activations), None if task.untrained is None else dict(task.untrained)
     names = list(acts)
     if len(names) > 1 and spec.concat:
-        cat = names if spec.concat is True else list(spec.concat)
+        cat = names if spec.concat is True else [_point(n, names) or n for n in spec.concat]
         bad = [n for n in cat if n not in acts]
         if bad:
             raise ValueError(f"unknown activation names for concat: {bad}; known: {names}")
@@ -162,10 +164,15 @@ def _points(task: ProbeTask, spec: ProbeSpec):
         if unt is not None:
             unt[CONCAT] = np.concatenate([unt[n] for n in cat], axis=1)
         names.append(CONCAT)
-    headline = spec.headline if spec.headline is not None else names[-1]
-    if headline not in acts:
-        raise ValueError(f"unknown headline point {headline!r}; known: {names}")
+    headline = names[-1] if spec.headline is None else _point(spec.headline, names)
+    if headline is None:
+        raise ValueError(f"unknown headline point {spec.headline!r}; known: {names}")
     return acts, unt, names, headline
+
+
+def _point(name: str, names: list[str]) -> str | None:
+    """``name`` as spelled in ``names`` (itself or an alias), or None."""
+    return next((n for n in (name, *aliases(name)) if n in names), None)
 
 
 def _geometry(task: ProbeTask, spec: ProbeSpec, ctx: FitContext, Y: np.ndarray, predicted: np.ndarray,

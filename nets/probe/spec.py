@@ -9,7 +9,7 @@ import numpy as np
 
 from generators.validation import check_choice, check_int, check_real
 
-from .verdict import check_thresholds
+from .decision import check_thresholds
 
 __all__ = ["ProbeSpec", "make_spec"]
 
@@ -67,8 +67,13 @@ class ProbeSpec:
         put = object.__setattr__
         if self.names is not None:
             put(self, "names", (self.names,) if isinstance(self.names, str) else tuple(self.names))
-        if self.positions is not None and not isinstance(self.positions, str):
-            put(self, "positions", tuple(int(t) for t in np.atleast_1d(self.positions)))
+            bad = [n for n in self.names if not isinstance(n, str)]
+            if bad:
+                raise ValueError(f"names must be activation names (strings); got {bad[0]!r}")
+        if isinstance(self.positions, str):
+            check_choice(self.positions, "positions", ("all", "last"))
+        elif self.positions is not None:
+            put(self, "positions", tuple(check_int(t, "positions", minimum=1) for t in np.atleast_1d(self.positions)))
         if not isinstance(self.concat, bool):
             put(self, "concat", tuple(self.concat))
         if isinstance(self.rank, str):

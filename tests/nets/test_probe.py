@@ -421,7 +421,8 @@ def test_probe_spec_validates_and_is_frozen():
     for kw, msg in [({"folds": 1}, "folds must be an integer >= 2"), ({"rank": "best"}, "rank must be one of"),
                     ({"rank": -1}, "rank must be an integer >= 0"), ({"test_fraction": 1.0}, "test_fraction must be <"),
                     ({"seed": True}, "seed must be an integer"), ({"thresholds": {"x": 1}}, "unknown verdict thresholds"),
-                    ({"select": "max"}, "select must be one of")]:
+                    ({"select": "max"}, "select must be one of"), ({"positions": "first"}, "positions must be one of"),
+                    ({"positions": [0, 2]}, "positions must be an integer >= 1"), ({"names": [3]}, "names must be")]:
         with pytest.raises(ValueError, match=msg):
             ProbeSpec(**kw)
     acts, beliefs, _, w = _synthetic_network(N=200)
@@ -443,6 +444,14 @@ def test_probe_task_and_dataset_call_forms_agree():
     assert c.meta["tag"] == 1 and c.points["concat"].r2 == a.points["concat"].r2
     with pytest.raises(ValueError, match="pass only ProbeSpec options"):
         probe(ProbeTask(acts, beliefs, w), spec, untrained=untrained)
+
+
+def test_concat_and_headline_accept_either_spelling():
+    acts, beliefs, _, w = _synthetic_network(seed=6, N=300)
+    named = {"blocks.0.resid_post": acts["l0"], "blocks.1.resid_post": acts["l1"]}
+    a = probe(named, beliefs, w, folds=3, concat=["blocks.1.hook_resid_post"], headline="blocks.0.hook_resid_post")
+    assert a.headline == "blocks.0.resid_post" and a.points["concat"].dim == 12
+    assert a.points["concat"].r2 == pytest.approx(a.points["blocks.1.resid_post"].r2)
 
 
 def test_to_row_and_summary_keep_full_point_names():

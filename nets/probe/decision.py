@@ -1,4 +1,4 @@
-"""The probe's verdict: is the belief state represented at the headline point?
+"""The probe's decision rule: is the belief state represented at the headline point?
 
 Two kinds of baseline enter it: *controls* (``"shuffled"`` beliefs, the ``"untrained"``
 network: no belief information should survive them) and the *finite-memory* baseline
