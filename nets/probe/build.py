@@ -22,6 +22,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from generators import Generator, markov_approximation
+from generators.representations import minimal_form, representation
+from generators.validation import check_int, check_weights
 from generators.words import allowed_words
 
 from ..activations import collect
@@ -119,8 +122,6 @@ def dataset_from_sequences(generator: Any, tokens: Any, activations: Mapping[str
     -------
     ProbeDataset; cost ``O(N L log N)`` to merge prefixes, plus the beliefs.
     """
-    from generators.validation import check_weights
-
     g = _process(generator)
     tok = np.asarray(tokens)
     if tok.dtype.kind not in "iu" or tok.ndim != 2 or tok.shape[1] < 1 + (bos is not None):
@@ -155,8 +156,6 @@ def default_probe_points(model: Any) -> list[str]:
 def auto_markov_order(g: Any, width: int, max_order: int = 8) -> int:
     """Largest ``k <= max_order`` whose order-k Markov approximation has at most ``width``
     states (allowed length-k words); at least 1."""
-    from generators import markov_approximation
-
     k = 1
     while k + 1 <= max_order and g.alphabet_size ** (k + 2) <= 5_000_000:
         if markov_approximation(g, k + 1).dim > width:
@@ -199,8 +198,6 @@ def _lengths(positions: Any, context: int) -> list[int]:
 
 
 def _sampled_words(g: Any, context: int, n: Any, seed: int):
-    from generators.validation import check_int
-
     w = g.sample(check_int(n, "n_samples", minimum=1), context, seed=seed)
     W, counts = np.unique(np.asarray(w, dtype=np.int64), axis=0, return_counts=True)
     return W, counts.astype(np.float64)
@@ -241,8 +238,6 @@ def _prefix_dataset(g: Any, W: np.ndarray, omega: np.ndarray, lengths_wanted: li
     native = _representations(g, "native")["native"]
     nxt = np.clip(_final_beliefs(native, prefixes, lengths) @ native.ghmm.symbol_vectors.T, 0.0, None)
     nxt /= nxt.sum(axis=1, keepdims=True)
-    from generators.representations import minimal_form
-
     meta = {"process": g.name or type(g).__name__, "alphabet_size": g.alphabet_size, "context": context,
             "weighting": weighting, "n_rows": int(rep_row.size), "n_words": int(W.shape[0]),
             "prefix_lengths": lengths_wanted, "belief_dims": {k: int(v.shape[1]) for k, v in beliefs.items()},
@@ -256,9 +251,6 @@ def _representations(g: Any, specs: Any) -> dict:
     by :class:`generators.representations.Representation`), or ``"custom:<name>"`` for a
     Generator -- the beliefs that generator assigns to the prefixes in its own coordinates
     (it need not be equivalent to the process: a Markov approximation is allowed)."""
-    from generators import Generator
-    from generators.representations import representation
-
     specs = [specs] if isinstance(specs, (str, Generator)) else list(specs)
     out = {}
     for r in specs:
@@ -285,9 +277,6 @@ def _final_beliefs(rep: Any, prefixes: np.ndarray, lengths: np.ndarray) -> np.nd
 
 def _add_markov(ds: Any, g: Any, markov_order: Any, context: int) -> None:
     """Attach the order-k Markov approximation's beliefs (the finite-memory baseline)."""
-    from generators import markov_approximation
-    from generators.representations import representation
-
     if markov_order is None:
         return
     if markov_order == "auto":
