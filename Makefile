@@ -16,7 +16,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,tl]'
 	touch $@
 
 demo: $(VENV)/.base

@@ -243,3 +243,59 @@ def _orthogonal_complement(v: np.ndarray) -> np.ndarray:
     # orient so the basis is close to the standard axes (first nonzero entry positive)
     sign = np.sign(comp[np.arange(n - 1), np.argmax(np.abs(comp) > 1e-12, axis=1)])
     return comp * np.where(sign == 0, 1.0, sign)[:, None]
+
+
+# ---------------------------------------------------------------------- weighted PCA
+@dataclass(frozen=True)
+class WeightedPCA:
+    """Principal axes of weighted rows: the one weighted PCA of qbelief.
+
+    Attributes
+    ----------
+    mean : (d,)            weighted mean ``mu = sum_i p_i x_i``
+    variances : (d,)       eigenvalues of the weighted covariance, descending, clipped at 0
+    axes : (d, d)          orthonormal rows: the principal directions, in the same order
+    """
+
+    mean: np.ndarray
+    variances: np.ndarray
+    axes: np.ndarray
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """``sum_i p_i (x_i - mu)(x_i - mu)^T`` (d, d), rebuilt from the eigenpairs."""
+        return (self.axes.T * self.variances) @ self.axes
+
+    @property
+    def explained(self) -> np.ndarray:
+        """Cumulative explained-variance ratios (d,) (zeros for constant data)."""
+        total = self.variances.sum()
+        return np.cumsum(self.variances) / total if total > 0 else np.zeros_like(self.variances)
+
+    def project(self, X: Any, k: int | None = None) -> np.ndarray:
+        """Coordinates ``(X - mean) @ axes[:k].T`` of rows ``X (..., d)`` on the top ``k`` axes."""
+        return (np.asarray(X, dtype=float) - self.mean) @ self.axes[:k].T
+
+
+def weighted_pca(X: Any, weights: Any = None) -> WeightedPCA:
+    """Weighted principal component analysis of rows ``X (N, d)``.
+
+    With normalized weights ``p`` (uniform when ``weights`` is None), the weighted
+    covariance ``C = sum_i p_i (x_i - mu)(x_i - mu)^T = V diag(lam) V^T`` gives the axes
+    (rows of ``V^T``) and variances ``lam`` (descending).  Cost ``O(N d^2 + d^3)``.
+
+    >>> pca = weighted_pca([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]], [1, 2, 1])
+    >>> pca.mean.tolist(), np.round(pca.variances, 12).tolist(), np.abs(pca.axes[0]).tolist()
+    ([2.0, 0.0], [2.0, 0.0], [1.0, 0.0])
+    """
+    from generators.validation import check_real_array, check_weights
+
+    X = check_real_array(X, "X", ndim=2)
+    if X.shape[0] == 0:
+        raise ShapeError("weighted_pca needs at least one row")
+    p = check_weights(weights, X.shape[0])
+    mu = p @ X
+    Xc = X - mu
+    C = (Xc * p[:, None]).T @ Xc
+    lam, V = np.linalg.eigh((C + C.T) / 2)
+    return WeightedPCA(mean=mu, variances=np.clip(lam[::-1], 0.0, None), axes=V[:, ::-1].T)

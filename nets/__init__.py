@@ -10,8 +10,15 @@ The only package of qbelief that imports torch.
   DDP).  The function is not re-exported here, so ``nets.train`` stays the module:
   ``from nets.train import train``.
 - :mod:`nets.distributed` — data-parallel helpers, :func:`nets.distributed.launch`,
-  :func:`nets.distributed.resolve_device`.
+  :mod:`nets.device` (:func:`~nets.device.resolve_device`).
 - :data:`NATS` — the unit of every loss (pass ``base=NATS`` to :mod:`bayes`).
+- :mod:`nets.probe` — probes from activations to beliefs, with controls and a verdict:
+  ``probe(dataset, ProbeSpec(...))``; datasets from any model or from saved activations.
+- :mod:`nets.activations` / :mod:`nets.adapters` — :class:`ActivationCache`, one batched
+  :func:`collect` for qbelief, TransformerLens and plain torch models.
+- :mod:`nets.export` — to and from TransformerLens; weights as safetensors + config.json
+  (:mod:`nets.tensorfile` reads and writes safetensors without the package).
+- :mod:`nets.attention` — attention by distance and its decay per head.
 """
 
 from . import data, distributed, models, train  # noqa: F401
@@ -26,21 +33,24 @@ __all__ = [
     "TrainConfig", "TrainResult", "load_checkpoint", "load_model", "loss_fn",
 ]
 
-# ---- probe side (nets/probe.py, owned by the probe engineer): add its imports below ----
-# probes (nets.probe), their dataset (nets.probe_data), geometry checks, attention analysis;
-# figures live in nets.probe_plots (matplotlib imported lazily inside the functions)
-# (the function nets.probe.probe is not re-exported: `nets.probe` stays the module)
+# ---- probe side (owned by the probe engineer) ----
+# probes (the package nets.probe: dataset, fit, CV, controls, verdict, results, figures), activations of any
+# model (nets.activations, nets.adapters), TransformerLens/safetensors export (nets.export, nets.tensorfile),
+# geometry checks, attention analysis.  The function nets.probe.probe is not re-exported: `nets.probe` stays
+# the package.
+from .activations import ActivationCache, collect  # noqa: E402
+from .adapters import ModuleSource, as_source  # noqa: E402
 from .probe import (  # noqa: E402
-    DEFAULT_THRESHOLDS, AffineProbe, PointFit, ProbeResult, cross_validate_rank, fit_affine, probe_metrics,
-    sampled_belief_r2,
-)
-from .probe_data import (  # noqa: E402
-    ProbeDataset, build_probe_dataset, compare_representations, default_probe_points, probe_model,
+    CONCAT, DEFAULT_THRESHOLDS, AffineProbe, PointFit, ProbeDataset, ProbeResult, ProbeSpec, ProbeTask,
+    build_probe_dataset, compare_representations, cross_validate_rank, default_probe_points, fit_affine,
+    probe_metrics, probe_model, sampled_belief_r2,
 )
 from .attention import AttentionReport, HeadDecay, attention_analysis, fit_decay  # noqa: E402
 
 __all__ += [
-    "DEFAULT_THRESHOLDS", "AffineProbe", "PointFit", "ProbeResult", "fit_affine", "cross_validate_rank",
-    "probe_metrics", "sampled_belief_r2", "ProbeDataset", "build_probe_dataset", "probe_model", "compare_representations",
-    "default_probe_points", "AttentionReport", "HeadDecay", "attention_analysis", "fit_decay",
+    "ActivationCache", "collect", "ModuleSource", "as_source",
+    "CONCAT", "DEFAULT_THRESHOLDS", "AffineProbe", "PointFit", "ProbeResult", "ProbeSpec", "ProbeTask", "fit_affine",
+    "cross_validate_rank", "probe_metrics", "sampled_belief_r2", "ProbeDataset", "build_probe_dataset", "probe_model",
+    "compare_representations", "default_probe_points", "AttentionReport", "HeadDecay", "attention_analysis",
+    "fit_decay",
 ]

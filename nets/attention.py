@@ -28,7 +28,7 @@ import numpy as np
 from generators.fileio import write_json
 
 __all__ = ["HeadDecay", "AttentionReport", "attention_by_distance", "fit_decay", "transition_eigenvalues",
-           "attention_analysis"]
+           "attention_analysis", "plot_attention_decay"]
 
 
 @dataclass
@@ -237,11 +237,12 @@ def fit_decay(profile: Any, *, layer: int = 0, floor: float = 1e-4, alternation_
 
 def transition_eigenvalues(generator: Any, *, minimal: bool = True) -> list[complex]:
     """Eigenvalues of ``sum_x T[x]`` except the stationary one (the one closest to 1),
-    sorted by modulus, largest first.  ``minimal=True`` uses :func:`generators.minimize`
-    (drops eigenvalues of unreachable or unobservable directions)."""
-    from generators import minimize
+    sorted by modulus, largest first.  ``minimal=True`` uses the minimal form
+    (:func:`generators.representations.minimal_form`: drops eigenvalues of unreachable or
+    unobservable directions)."""
+    from generators.representations import minimal_form
 
-    h = minimize(generator) if minimal else generator.to_ghmm()
+    h = minimal_form(generator) if minimal else generator.to_ghmm()
     ev = np.linalg.eigvals(h.operators.sum(axis=0))
     if ev.size:
         ev = np.delete(ev, int(np.argmin(np.abs(ev - 1.0))))
@@ -256,12 +257,13 @@ def attention_analysis(model: Any, generator: Any, *, layers: Sequence[int] | No
 
     Parameters
     ----------
-    model : nets.models.Transformer (anything exposing ``blocks.{i}.attn.pattern``)
+    model : a qbelief transformer or a TransformerLens model (anything
+        :func:`nets.adapters.as_source` accepts that has ``blocks.{i}.attn.pattern``)
     generator : generators.Generator (or library spec)
     layers : block indices (default all)
     n_samples : number of sequences sampled from the stationary process (seeded)
     context : sequence length (default the model's n_ctx, minus 1 with BOS)
-    bos : "auto", None or a token id (see :func:`nets.probe_data.build_probe_dataset`)
+    bos : "auto", None or a token id (see :func:`nets.adapters.resolve_bos`)
     dest : passed to :func:`attention_by_distance`
     skip_bos : ignore the BOS source position when a BOS token is used
     **fit_kwargs : passed to :func:`fit_decay` (``floor``, ``alternation_ratio``, ...)
@@ -270,54 +272,67 @@ def attention_analysis(model: Any, generator: Any, *, layers: Sequence[int] | No
     -------
     AttentionReport
     """
-    import torch
-
+    from .activations import collect
+    from .adapters import as_source, resolve_bos
     from .data import resolve_process
-    from .probe_data import _resolve_bos
 
     g = resolve_process(generator)
-    names = list(model.activation_names())
-    all_layers = sorted(int(n.split(".")[1]) for n in names if n.endswith("attn.pattern"))
-    if not all_layers:
+    src = as_source(model)
+    pats = {int(n.split(".")[1]): n for n in src.activation_names()
+            if n.startswith("blocks.") and n.endswith(("attn.pattern", "attn.hook_pattern"))}
+    if not pats:
         raise ValueError("this model has no attention patterns (blocks.{i}.attn.pattern); is it a transformer?")
+    all_layers = sorted(pats)
     layers = all_layers if layers is None else [int(i) for i in layers]
     bad = [i for i in layers if i not in all_layers]
     if bad:
         raise ValueError(f"unknown layers {bad}; the model has blocks {all_layers}")
-    bos_token = _resolve_bos(model, g.alphabet_size, bos)
-    L = int(model.n_ctx) - (bos_token is not None) if context is None else int(context)
+    bos_token = resolve_bos(src.vocab_size, g.alphabet_size, bos)
+    L = int(src.n_ctx) - (bos_token is not None) if context is None else int(context)
     words = np.asarray(g.sample(int(n_samples), L, seed=seed), dtype=np.int64)
     if bos_token is not None:
         words = np.concatenate([np.full((words.shape[0], 1), bos_token, dtype=np.int64), words], axis=1)
-    want = [f"blocks.{i}.attn.pattern" for i in layers]
-    sums = {n: None for n in want}
-    try:
-        device = next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        device = torch.device("cpu")
-    was_training = getattr(model, "training", False)
-    model.eval()
-    try:
-        with torch.no_grad():
-            for a in range(0, words.shape[0], batch_size):
-                _, cache = model.run_with_cache(torch.from_numpy(words[a:a + batch_size]).to(device), names=want)
-                for n in want:
-                    s = cache[n].double().sum(dim=0).cpu().numpy()
-                    sums[n] = s if sums[n] is None else sums[n] + s
-    finally:
-        if was_training:
-            model.train()
+    mean = collect(src, words, [pats[i] for i in layers], reduce="mean", batch_size=batch_size)
     ev = transition_eigenvalues(g)
     skip = 1 if (bos_token is not None and skip_bos) else 0
     profiles, heads = {}, []
-    for i, n in zip(layers, want):
-        mean = sums[n] / words.shape[0]
-        prof = attention_by_distance(mean, dest=dest, skip_sources=skip)
+    for i in layers:
+        prof = attention_by_distance(mean[pats[i]], dest=dest, skip_sources=skip)
         profiles[i] = prof
         heads += fit_decay(prof, layer=i, eigenvalues=ev, **fit_kwargs)
     meta = {"process": g.name, "n_samples": int(n_samples), "context": L, "bos": bos_token, "dest": dest,
             "skip_sources": skip, "seed": seed}
     return AttentionReport(profiles=profiles, heads=heads, eigenvalues=ev, meta=meta)
+
+
+def plot_attention_decay(report: AttentionReport, path: Any = None, *, title: str | None = None):
+    """Mean attention vs distance per head (log scale) with the fitted ``C |lambda|^D``,
+    one panel per layer; a :class:`matplotlib.figure.Figure`, saved as PNG to ``path``."""
+    from .probe.plots import new_figure, save_figure
+
+    layers = sorted(report.profiles)
+    fig = new_figure((4.5 * len(layers), 4))
+    axes = fig.subplots(1, len(layers), squeeze=False)
+    for ax, i in zip(axes[0], layers):
+        prof = np.asarray(report.profiles[i])
+        D = np.arange(prof.shape[1])
+        for h in range(prof.shape[0]):
+            line = ax.semilogy(D, np.clip(prof[h], 1e-6, None), "o", ms=4, label=f"head {h}")[0]
+            fit = [hd for hd in report.heads if hd.layer == i and hd.head == h]
+            if fit and fit[0].lam_abs > 0:
+                hd = fit[0]
+                Df = D if hd.parity == "all" else D[D % 2 == (0 if hd.parity == "even" else 1)]
+                ax.semilogy(Df, hd.amplitude * hd.lam_abs ** Df, "-", color=line.get_color(), lw=1,
+                            label=f"fit $\\lambda$={hd.lam:.2f} ({hd.parity})")
+        ax.set_xlabel("distance d - s")
+        ax.set_ylabel("mean attention weight")
+        ax.set_title(f"layer {i}")
+        ax.legend(fontsize=7)
+    ev = ", ".join(_c(e) for e in report.eigenvalues[:4])
+    fig.suptitle(title or f"{report.meta.get('process', '')}: attention decay (eigenvalues of sum T: {ev})",
+                 fontsize=10)
+    save_figure(fig, path)
+    return fig
 
 
 # ---------------------------------------------------------------------- private helpers

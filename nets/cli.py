@@ -142,28 +142,49 @@ def cmd_train(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .probe_data import compare_representations, probe_model
-    from .probe_plots import plot_belief_geometry, plot_fit_by_layer
+    """Probe a run directory's model, or saved activations (``--activations FILE``)."""
+    from .probe import ProbeDataset, build_probe_dataset
 
-    model, cfg, g, run = _load_run(args.run_dir)
     reps = ["native", "minimal"] if args.representation == "both" else [args.representation]
-    dkw = dict(context=cfg.context, weighting=args.weighting, markov_order=args.markov_order,
-               untrained=None if args.no_untrained else "auto")
-    results = {}
-    if len(reps) > 1:
-        cmp = compare_representations(model, g, reps, dataset_kwargs=dkw, seed=args.seed)
-        results = cmp["results"]
+    if args.activations:
+        if args.run_dir:
+            raise CLIError("give a run directory or --activations FILE, not both")
+        if not args.process:
+            raise CLIError("--activations needs --process PROCESS (the process that generated the tokens)")
+        from .tensorfile import load_activation_file
+
+        g = resolve_process(args.process)
+        f = load_activation_file(_existing_file(args.activations, "--activations"),
+                                 None if args.tokens is None else _existing_file(args.tokens, "--tokens"))
+        ds = ProbeDataset.from_sequences(g, f.tokens, f.activations, bos=_file_bos(args.bos, f.tokens, g),
+                                         weights=f.weights, untrained=None if args.no_untrained else f.untrained,
+                                         representations=reps, markov_order=args.markov_order)
+        out = Path(args.out) if args.out else Path(args.activations).resolve().parent
     else:
-        results[reps[0]] = probe_model(model, g, representation=reps[0], dataset_kwargs=dkw, seed=args.seed)
+        if not args.run_dir:
+            raise CLIError("give a run directory, or --activations FILE --process PROCESS")
+        if args.tokens or args.process:
+            raise CLIError("--tokens and --process go with --activations; a run directory knows its process")
+        model, cfg, g, run = _load_run(args.run_dir)
+        ds = build_probe_dataset(g, model, context=cfg.context, representations=reps, weighting=args.weighting,
+                                 markov_order=args.markov_order, untrained=None if args.no_untrained else "auto")
+        out = Path(args.out) if args.out else run
+    _write_probe_results({k: ds.probe(k, seed=args.seed) for k in ds.beliefs}, out)
+    return 0
+
+
+def _write_probe_results(results: dict, out: Path) -> None:
+    """``probe[_REP].json``, ``..._geometry.png`` and ``..._by_layer.png`` per representation, and the summaries."""
+    from .probe.plots import plot_belief_geometry, plot_fit_by_layer
+
     for rep, r in results.items():
         stem = "probe" if len(results) == 1 else f"probe_{rep}"
-        r.to_json(run / f"{stem}.json")
-        plot_belief_geometry(r, run / f"{stem}_geometry.png")
-        plot_fit_by_layer(r, run / f"{stem}_by_layer.png")
+        r.to_json(out / f"{stem}.json")
+        plot_belief_geometry(r, out / f"{stem}_geometry.png")
+        plot_fit_by_layer(r, out / f"{stem}_by_layer.png")
         print(f"== representation: {rep}")
         print(r.summary())
-    print(f"wrote probe results and figures into {run}")
-    return 0
+    print(f"wrote probe results and figures into {out}")
 
 
 def cmd_attention(args) -> int:
@@ -256,6 +277,10 @@ def _load_run(run_dir: str):
     from .train import load_model
 
     run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        hint = (f"; to probe saved activations use --activations {run} --process PROCESS"
+                if run.suffix in (".npz", ".pt", ".safetensors") else "")
+        raise CLIError(f"{run} is a file, not a run directory{hint}")
     if not run.is_dir():
         raise CLIError(f"run directory {run} does not exist")
     ckpt = run / "checkpoint.pt"
@@ -360,13 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_flags(s)
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("probe", help="probe a trained run's activations for the belief geometry")
-    s.add_argument("run_dir")
-    s.add_argument("--representation", choices=["native", "minimal", "both"], default="minimal")
-    s.add_argument("--weighting", choices=["probability", "uniform"], default="probability")
-    s.add_argument("--markov-order", default="auto", type=lambda v: v if v == "auto" else int(v))
-    s.add_argument("--no-untrained", action="store_true", help="skip the untrained-network baseline")
-    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("probe", help="probe a trained run's (or saved) activations for the belief geometry")
+    _add_probe_flags(s)
     s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("attention", help="attention by distance and its decay per head")
@@ -409,6 +429,46 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qbelief: interrupted", file=sys.stderr)
         return 130
+
+
+# ---------------------------------------------------------------------- probe/attention helpers
+def _existing_file(path: str, flag: str) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"{flag}: {p} does not exist")
+    if not p.is_file():
+        raise CLIError(f"{flag}: {p} is a folder, not a file")
+    return path
+
+
+def _file_bos(bos, tokens, g):
+    """The BOS id of saved tokens: ``"auto"`` -- the alphabet size V when every sequence
+    starts with token V, else none; ``"none"``; or an id."""
+    if bos == "none":
+        return None
+    if bos == "auto":
+        V = g.alphabet_size
+        return V if tokens.ndim == 2 and tokens.shape[1] > 1 and bool(np.all(tokens[:, 0] == V)) else None
+    return bos
+
+
+def _add_probe_flags(s: argparse.ArgumentParser) -> None:
+    """The ``probe`` command's arguments: a run directory, or an activation file and its process."""
+    s.add_argument("run_dir", nargs="?", default=None, help="run directory (omit with --activations)")
+    s.add_argument("--activations", metavar="FILE", help=".npz, .pt or .safetensors with tokens (N, L) and one "
+                   "(N, L, d) array per activation point (optionally weights (N,), untrained/<point>)")
+    s.add_argument("--process", help="the process that generated the tokens (with --activations)")
+    s.add_argument("--tokens", metavar="FILE", help="token ids (N, L) in a separate file (with --activations)")
+    s.add_argument("--bos", default="auto", type=lambda v: v if v in ("auto", "none") else int(v),
+                   help="BOS token id of --activations' tokens: auto (token V when every sequence starts with it), "
+                        "none, or an id")
+    s.add_argument("--out", help="output folder (default: the run directory, or the activation file's folder)")
+    s.add_argument("--representation", choices=["native", "minimal", "both"], default="minimal")
+    s.add_argument("--weighting", choices=["probability", "uniform"], default="probability",
+                   help="prefix weights of a run's probe (activation files: counts or their weights array)")
+    s.add_argument("--markov-order", default="auto", type=lambda v: v if v == "auto" else int(v))
+    s.add_argument("--no-untrained", action="store_true", help="skip the untrained-network baseline")
+    s.add_argument("--seed", type=int, default=0)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 from generators.validation import check_choice, check_int, check_real
 
 from .data import MODES, REPRESENTATIONS, TARGETS, resolve_process
-from .distributed import check_device
+from .device import check_device
 from .models import ModelConfig
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULERS", "MODEL_FIELDS"]

@@ -1,7 +1,8 @@
 """Geometry checks for probes: weighted PCA dimension, affine dimension, distance R^2.
 
 All functions take plain arrays with one row per input and optional nonnegative row
-weights (normalized internally to ``p``); weighted statistics use ``p``.
+weights (normalized internally to ``p``); weighted statistics use ``p``.  The principal
+components come from the one weighted PCA, :func:`bayes.geometry.weighted_pca`.
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ from typing import Any
 
 import numpy as np
 
+from bayes.geometry import weighted_pca
+from generators.validation import check_real_array, check_weights
+
 __all__ = ["weighted_covariance", "weighted_pca_dimension", "affine_dimension", "distance_r2"]
 
 
 def weighted_covariance(X: Any, weights: Any = None) -> np.ndarray:
     """Weighted covariance ``sum_i p_i (x_i - mu)(x_i - mu)^T`` of rows ``X`` (N, d) -> (d, d)."""
-    X, p = _xw(X, weights)
-    Xc = X - p @ X
-    return (Xc * p[:, None]).T @ Xc
+    return weighted_pca(*_xw(X, weights)).covariance
 
 
 def weighted_pca_dimension(X: Any, weights: Any = None, threshold: float = 0.95) -> tuple[int, np.ndarray]:
-    """Number of weighted principal components explaining ``threshold`` of the variance.
+    """Number of weighted principal components explaining ``threshold`` of the variance
+    (:func:`bayes.geometry.weighted_pca`).
 
     Parameters
     ----------
@@ -36,14 +39,16 @@ def weighted_pca_dimension(X: Any, weights: Any = None, threshold: float = 0.95)
         constant).
     explained : (d,) float
         Cumulative explained-variance ratios ``sum_{i<=m} lam_i / sum lam``.
+
+    >>> weighted_pca_dimension([[0.0, 0.0], [1.0, 0.0], [2.0, 0.01]])[0]
+    1
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must lie in (0, 1]; got {threshold!r}")
-    lam = np.clip(np.linalg.eigvalsh(weighted_covariance(X, weights))[::-1], 0.0, None)
-    total = lam.sum()
-    if total <= 0:
-        return 0, np.zeros_like(lam)
-    cum = np.cumsum(lam) / total
+    pca = weighted_pca(*_xw(X, weights))
+    if pca.variances.sum() <= 0:
+        return 0, np.zeros_like(pca.variances)
+    cum = pca.explained
     return int(np.searchsorted(cum, threshold * (1 - 1e-12)) + 1), cum
 
 
@@ -52,10 +57,10 @@ def affine_dimension(Y: Any, weights: Any = None, rtol: float = 1e-6) -> int:
     weighted covariance: eigenvalues above ``rtol^2 * lam_max``, i.e. singular values of the
     centered data above ``rtol * s_max``).  For beliefs this is the belief-geometry
     dimension, e.g. 2 for a 3-state simplex, ``hankel_rank - 1`` for minimal beliefs."""
-    lam = np.linalg.eigvalsh(weighted_covariance(Y, weights))
-    if lam.size == 0 or lam.max() <= 0:
+    lam = weighted_pca(*_xw(Y, weights)).variances
+    if lam.size == 0 or lam[0] <= 0:
         return 0
-    return int(np.sum(lam > (rtol ** 2) * lam.max()))
+    return int(np.sum(lam > (rtol ** 2) * lam[0]))
 
 
 def distance_r2(A: Any, B: Any, weights: Any = None, *, n_pairs: int = 20000, seed: int = 0) -> float:
@@ -102,19 +107,10 @@ def distance_r2(A: Any, B: Any, weights: Any = None, *, n_pairs: int = 20000, se
 
 
 def _xw(X: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
+    """Rows ``(N, d)`` (a vector is one column) and their normalized weights."""
+    X = check_real_array(X, "X")
     if X.ndim == 1:
         X = X[:, None]
-    if X.ndim != 2:
-        raise ValueError(f"expected rows of shape (N, d); got {X.shape}")
-    N = X.shape[0]
-    if weights is None:
-        if N == 0:
-            raise ValueError("no rows")
-        return X, np.full(N, 1.0 / N)
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (N,):
-        raise ValueError(f"weights must have shape ({N},); got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError("weights must be finite, nonnegative, and not all zero")
-    return X, w / w.sum()
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"expected a nonempty array of rows (N, d); got shape {X.shape}")
+    return X, check_weights(weights, X.shape[0])

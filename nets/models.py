@@ -18,14 +18,18 @@ Two families share one interface (:class:`ActivationModel`):
   ``layers.i.hidden`` is layer ``i``'s hidden state at every position (B, L, hidden);
   LSTMs also expose ``layers.i.cell``.
 
-``model.run_with_cache(tokens, names)`` returns ``(logits, {name: activation})`` holding
-only the requested activations; ``model.activation_names()`` lists them all.  Token ids
+``model.run_with_cache(tokens, names)`` returns ``(logits, cache)``, an
+:class:`nets.activations.ActivationCache` holding only the requested activations;
+``model.activation_names()`` lists them all.  TransformerLens's hook names are accepted
+as aliases (``blocks.0.hook_resid_post`` is ``blocks.0.resid_post``, ``hook_embed`` is
+``embed``: :func:`nets.activations.aliases`), and each ``Block``'s ``forward`` returns its
+``resid_post``, so plain torch forward hooks (nnsight, pyvene) on ``model.blocks[i]`` see
+the residual stream.  Token ids
 outside ``0..vocab_size-1`` and inputs longer than ``n_ctx`` raise ``ValueError``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable
@@ -35,6 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from generators.validation import check_choice, check_int
+from .device import module_device
+from .activations import ActivationCache, resolve_names
 
 __all__ = ["ModelConfig", "ActivationModel", "Transformer", "RNNModel", "build_model", "MODEL_KINDS"]
 
@@ -142,34 +148,22 @@ class ActivationModel(nn.Module):
         Returns
         -------
         logits : (B, L, vocab_size)
-        cache : dict name -> tensor, only the requested names, in the order of
-            :meth:`activation_names`: residual-stream points (B, L, d_model), hidden
-            states (B, L, hidden), attention patterns (B, heads, dest, src).
+        cache : :class:`nets.activations.ActivationCache` name -> tensor, only the
+            requested names, in the order of :meth:`activation_names`: residual-stream
+            points (B, L, d_model), hidden states (B, L, hidden), attention patterns
+            (B, heads, dest, src).
         """
         want = self.resolve_names(names)
         tokens = self.check_tokens(tokens)
         cache: dict[str, torch.Tensor] = {}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
             logits = self._run(tokens, want, cache)
-        order = self.activation_names()
-        return logits, {k: cache[k] for k in order if k in want}
+        return logits, ActivationCache({k: cache[k] for k in self.activation_names() if k in want})
 
     def resolve_names(self, names: str | Iterable[str] | None) -> frozenset[str]:
-        """Validate ``names`` (names or patterns) against :meth:`activation_names`."""
-        valid = self.activation_names()
-        if names is None:
-            return frozenset(valid)
-        if isinstance(names, str):
-            names = [names]
-        out = set()
-        for nm in names:
-            if not isinstance(nm, str):
-                raise ValueError(f"activation names must be strings; got {nm!r}")
-            hits = fnmatch.filter(valid, nm) if any(c in nm for c in "*?[") else ([nm] if nm in valid else [])
-            if not hits:
-                raise ValueError(f"unknown activation name {nm!r} for this {self.kind}; valid names: {', '.join(valid)}")
-            out.update(hits)
-        return frozenset(out)
+        """Validate ``names`` (names or patterns, in qbelief's or TransformerLens's spelling:
+        see :func:`nets.activations.aliases`) against :meth:`activation_names`."""
+        return frozenset(resolve_names(names, self.activation_names(), what=self.kind))
 
     def check_tokens(self, tokens: Any) -> torch.Tensor:
         """Validate token ids: integer (B, L) with 1 <= L <= n_ctx, entries in 0..vocab_size-1."""
@@ -199,7 +193,7 @@ class ActivationModel(nn.Module):
         return tokens.to(dev, torch.long)
 
     def _device(self) -> torch.device:
-        return next(self.parameters()).device
+        return module_device(self)
 
 
 # ---------------------------------------------------------------------- transformer
@@ -228,6 +222,13 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
+    """One pre-LayerNorm block: ``resid_pre -> resid_post`` (see the module docstring).
+
+    ``forward(x)`` returns the residual stream after the block, so a plain
+    ``register_forward_hook`` on ``model.blocks[i]`` (and nnsight, pyvene) sees
+    ``blocks.i.resid_post``; ``want``/``cache``/``prefix`` record the intermediate points.
+    """
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d_model)
@@ -236,6 +237,31 @@ class Block(nn.Module):
         self.W_in = nn.Linear(cfg.d_model, cfg.d_mlp)
         self.W_out = nn.Linear(cfg.d_mlp, cfg.d_model)
         self.act = _ACTS[cfg.act]
+
+    def forward(self, x: torch.Tensor, want: frozenset = frozenset(), cache: dict | None = None,
+                prefix: str = "") -> torch.Tensor:
+        """``x``: resid_pre (B, L, d_model) -> resid_post (B, L, d_model); the names
+        ``prefix + name`` in ``want`` are stored in ``cache``."""
+        rec = {} if cache is None else cache
+
+        def put(name: str, v: torch.Tensor) -> None:
+            if prefix + name in want:
+                rec[prefix + name] = v
+
+        put("resid_pre", x)
+        a, pattern = self.attn(self.ln1(x), prefix + "attn.pattern" in want)
+        if pattern is not None:
+            rec[prefix + "attn.pattern"] = pattern
+        put("attn.out", a)
+        x = x + a
+        put("resid_mid", x)
+        h = self.act(self.W_in(self.ln2(x)))
+        put("mlp.post", h)
+        m = self.W_out(h)
+        put("mlp.out", m)
+        x = x + m
+        put("resid_post", x)
+        return x
 
 
 class Transformer(ActivationModel):
@@ -291,26 +317,7 @@ class Transformer(ActivationModel):
         if "embed" in want:
             cache["embed"] = x
         for i, blk in enumerate(self.blocks):
-            p = f"blocks.{i}."
-            if p + "resid_pre" in want:
-                cache[p + "resid_pre"] = x
-            a, pattern = blk.attn(blk.ln1(x), p + "attn.pattern" in want)
-            if pattern is not None:
-                cache[p + "attn.pattern"] = pattern
-            if p + "attn.out" in want:
-                cache[p + "attn.out"] = a
-            x = x + a
-            if p + "resid_mid" in want:
-                cache[p + "resid_mid"] = x
-            h = blk.act(blk.W_in(blk.ln2(x)))
-            if p + "mlp.post" in want:
-                cache[p + "mlp.post"] = h
-            m = blk.W_out(h)
-            if p + "mlp.out" in want:
-                cache[p + "mlp.out"] = m
-            x = x + m
-            if p + "resid_post" in want:
-                cache[p + "resid_post"] = x
+            x = blk(x, want, cache, f"blocks.{i}.")
         x = self.ln_final(x)
         if "ln_final" in want:
             cache["ln_final"] = x
@@ -399,7 +406,9 @@ def build_model(config: Any = None, **overrides) -> ActivationModel:
     """A model from a :class:`ModelConfig`, a dict of its fields, or a training config
     (anything with a ``model_config()`` method), with keyword ``overrides``.
 
-    >>> build_model({"kind": "lstm", "vocab_size": 3, "n_ctx": 10, "n_layers": 2, "hidden": 32})
+    >>> m = build_model({"kind": "lstm", "vocab_size": 3, "n_ctx": 10, "n_layers": 2, "hidden": 32})
+    >>> m.kind, m.activation_names()
+    ('lstm', ['embed', 'layers.0.hidden', 'layers.0.cell', 'layers.1.hidden', 'layers.1.cell'])
     """
     if config is None:
         cfg = ModelConfig(**overrides)

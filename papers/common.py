@@ -38,7 +38,7 @@ def hardware() -> dict:
         pass
     import torch
 
-    from nets.distributed import resolve_device
+    from nets.device import resolve_device
 
     dev = resolve_device("auto")
     info["torch"] = torch.__version__

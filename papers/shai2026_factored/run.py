@@ -257,17 +257,11 @@ def _kron_rows(vs: list) -> np.ndarray:
 
 
 def _activations(model, tokens: np.ndarray, names: list, batch: int = 2048) -> dict:
-    import torch
+    """Activations ``name -> (N * L, d)`` float64, every position a row (:func:`nets.activations.collect`)."""
+    from nets.activations import collect
 
-    dev = next(model.parameters()).device
-    outs = {n: [] for n in names}
-    with torch.no_grad():
-        for a in range(0, tokens.shape[0], batch):
-            _, cache = model.run_with_cache(torch.from_numpy(np.ascontiguousarray(tokens[a:a + batch])).to(dev),
-                                            names=names)
-            for n in names:
-                outs[n].append(cache[n].float().cpu().numpy().reshape(-1, cache[n].shape[-1]))
-    return {n: np.concatenate(v).astype(np.float64) for n, v in outs.items()}
+    acts = collect(model, tokens, names, batch_size=batch)
+    return {n: a.reshape(-1, a.shape[-1]).astype(np.float64) for n, a in acts.items()}
 
 
 def _plot_pca(cum: dict, path: Path, dims: dict, trained95: int, d: int) -> None:

@@ -104,3 +104,17 @@ def test_probe_figures(tmp_path):
     r.to_json(tmp_path / "r.json")
     with pytest.raises(ValueError, match="no held-out arrays"):
         plot_belief_geometry(ProbeResult.from_json(tmp_path / "r.json"))
+
+
+def test_attention_analysis_of_a_transformer_lens_model_matches():
+    pytest.importorskip("transformer_lens")
+    from nets.export import to_transformer_lens
+
+    torch.manual_seed(0)
+    m = build_model({"kind": "transformer", "vocab_size": 3, "n_ctx": 6, "n_layers": 2, "d_model": 8, "n_heads": 2,
+                     "d_mlp": 16}).eval()
+    ours = attention_analysis(m, "mess3", n_samples=64, seed=1)
+    theirs = attention_analysis(to_transformer_lens(m), "mess3", n_samples=64, seed=1)
+    for i in ours.profiles:
+        np.testing.assert_allclose(theirs.profiles[i], ours.profiles[i], atol=1e-6)
+    assert [h.parity for h in theirs.heads] == [h.parity for h in ours.heads]

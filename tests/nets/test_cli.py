@@ -90,6 +90,10 @@ def test_probe_and_attention(tiny_run):
     assert "verdict:" in out and "concat" in out
     d = json.loads((tiny_run / "probe.json").read_text())
     assert f"verdict: {d['verdict'].upper()}" in out  # the command prints what it saved
+    h = d["points"][d["headline"]]["test"]
+    from nets.probe import verdict
+
+    assert d["verdict"] == verdict(h["r2"], h["rmse"], d["baselines"]["rmse"])[0]  # the verdict follows from the numbers
     assert (tiny_run / "probe_geometry.png").exists() and (tiny_run / "probe_by_layer.png").exists()
     out = run("attention", tiny_run, "--samples", "256").stdout
     assert "lambda" in out and (tiny_run / "attention.json").exists()

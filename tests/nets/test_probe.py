@@ -312,7 +312,7 @@ def test_bad_input_errors():
         fit_affine(X, Y, np.zeros_like(w))
     Xn = X.copy()
     Xn[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="X must be finite"):
         fit_affine(Xn, Y)
     with pytest.raises(ValueError, match="rank must be"):
         fit_affine(X, Y, rank="best")
@@ -355,7 +355,7 @@ def test_probe_bad_input_errors():
 
 
 def test_shuffle_groups_permute_within_groups_and_keep_weights():
-    from nets.probe import _permute_within
+    from nets.probe.controls import permute_within as _permute_within
 
     rng = np.random.default_rng(0)
     groups = rng.integers(0, 4, size=200)
@@ -379,3 +379,89 @@ def test_grouped_shuffled_control_is_a_failure_with_unequal_weights():
     r = probe({"x": X}, Y, w, shuffle_groups=lengths, folds=3)
     pt = r.points["x"]
     assert pt.test["r2"] > 0.99 and pt.shuffled["r2"] < 0.2
+
+
+# ---------------------------------------------------------------------- the closed-form CV, more cases
+@pytest.mark.parametrize("max_rank,low_rank", [(None, True), (3, False), (None, False)])
+def test_cv_closed_form_equals_explicit_refits(max_rank, low_rank):
+    """The closed form (nets.probe.cv) against its definition: a refit per fold and rank."""
+    rng = np.random.default_rng(11)
+    N, d = 240, 7
+    X = rng.normal(size=(N, d))
+    if low_rank:  # a rank-4 design: the candidate ranks stop at the numerical rank
+        X = X[:, :4] @ rng.normal(size=(4, d)) + 3.0
+    Y = X @ rng.normal(size=(d, 2)) + 0.5 * rng.normal(size=(N, 2))
+    w = rng.random(N) ** 3  # very unequal weights
+    ranks, err, se = cross_validate_rank(X, Y, w, folds=5, seed=4, max_rank=max_rank)
+    assert ranks[-1] == (4 if low_rank else (max_rank or d))
+    fold_of = np.random.default_rng(4).permutation(N) % 5
+    p = w / w.sum()
+    per_fold = np.zeros((5, ranks.size))
+    for f in range(5):
+        tr, te = fold_of != f, fold_of == f
+        for r in ranks:
+            fit = fit_affine(X[tr], Y[tr], w[tr], rank=int(r), solver="svd")
+            per_fold[f, r] = np.sum(p[te, None] * (Y[te] - fit.predict(X[te])) ** 2)
+    np.testing.assert_allclose(err, per_fold.sum(0) / 2, rtol=1e-8)
+    mass = np.array([p[fold_of == f].sum() for f in range(5)])[:, None]
+    np.testing.assert_allclose(se, (per_fold / (mass * 2)).std(0, ddof=1) / np.sqrt(5), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- ProbeSpec, probe(dataset, spec), rows
+def test_probe_spec_validates_and_is_frozen():
+    from dataclasses import FrozenInstanceError
+
+    from nets.probe import ProbeSpec
+
+    s = ProbeSpec(folds=4, thresholds={"partly_r2": 0.6}, names=["a"], positions=[2, 1])
+    assert s.names == ("a",) and s.positions == (2, 1) and s.threshold_dict()["partly_r2"] == 0.6
+    assert hash(s) == hash(ProbeSpec(folds=4, thresholds={"partly_r2": 0.6}, names=("a",), positions=(2, 1)))
+    with pytest.raises(FrozenInstanceError):
+        s.folds = 3
+    for kw, msg in [({"folds": 1}, "folds must be an integer >= 2"), ({"rank": "best"}, "rank must be one of"),
+                    ({"rank": -1}, "rank must be an integer >= 0"), ({"test_fraction": 1.0}, "test_fraction must be a finite real number > 0 and < 1"),
+                    ({"seed": True}, "seed must be an integer"), ({"thresholds": {"x": 1}}, "unknown verdict thresholds"),
+                    ({"select": "max"}, "select must be one of"), ({"positions": "first"}, "positions must be one of"),
+                    ({"positions": [0, 2]}, "positions must be an integer >= 1"), ({"names": [3]}, "names must be")]:
+        with pytest.raises(ValueError, match=msg):
+            ProbeSpec(**kw)
+    acts, beliefs, _, w = _synthetic_network(N=200)
+    with pytest.raises(ValueError, match=r"unknown probe option\(s\) \['fold'\]"):
+        probe(acts, beliefs, w, fold=3)
+    with pytest.raises(ValueError, match="the beliefs \\(N, k\\) are required"):
+        probe(acts)
+
+
+def test_probe_task_and_dataset_call_forms_agree():
+    from nets.probe import ProbeSpec, ProbeTask
+
+    acts, beliefs, untrained, w = _synthetic_network(seed=4, N=500)
+    spec = ProbeSpec(folds=4, seed=2)
+    a = probe(acts, beliefs, w, untrained=untrained, folds=4, seed=2)
+    b = probe(ProbeTask(acts, beliefs, w, untrained=untrained), spec)
+    c = probe(ProbeTask(acts, beliefs, w, untrained=untrained), spec, meta={"tag": 1})
+    assert a.to_dict() == b.to_dict()
+    assert c.meta["tag"] == 1 and c.points["concat"].r2 == a.points["concat"].r2
+    with pytest.raises(ValueError, match="pass only ProbeSpec options"):
+        probe(ProbeTask(acts, beliefs, w), spec, untrained=untrained)
+
+
+def test_concat_and_headline_accept_either_spelling():
+    acts, beliefs, _, w = _synthetic_network(seed=6, N=300)
+    named = {"blocks.0.resid_post": acts["l0"], "blocks.1.resid_post": acts["l1"]}
+    a = probe(named, beliefs, w, folds=3, concat=["blocks.1.hook_resid_post"], headline="blocks.0.hook_resid_post")
+    assert a.headline == "blocks.0.resid_post" and a.points["concat"].dim == 12
+    assert a.points["concat"].r2 == pytest.approx(a.points["blocks.1.resid_post"].r2)
+
+
+def test_to_row_and_summary_keep_full_point_names():
+    long = "blocks.10.attn.hook_something_long_name"
+    acts, beliefs, untrained, w = _synthetic_network(seed=5, N=400)
+    r = probe({long: acts["l1"], "l0": acts["l0"]}, beliefs, w, untrained={long: untrained["l1"], "l0": untrained["l0"]},
+              folds=3, meta={"process": "synthetic"})
+    assert long in r.summary()
+    row = r.to_row()
+    assert row["verdict"] == r.verdict and row["headline"] == "concat" and row["process"] == "synthetic"
+    assert row["r2"] == r.points["concat"].r2 and row[f"r2:{long}"] == r.points[long].r2
+    assert row["shuffled_rmse"] == r.baselines["rmse"]["shuffled"]
+    assert row["untrained_rmse"] == r.points["concat"].untrained["rmse"]

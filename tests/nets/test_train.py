@@ -228,7 +228,7 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path):
 
 
 def test_resolve_device_is_the_one_device_lookup():
-    from nets.distributed import resolve_device
+    from nets.device import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")

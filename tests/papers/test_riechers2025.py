@@ -66,7 +66,7 @@ def test_tiny_results(tiny):
     markov = [x for k, x in rows.items() if k.startswith("custom:markov3")]
     assert len(markov) == 1 and markov[0]["coordinates"] == 27  # one state per length-3 word
     bloch = reps["bloch_walk"]["rows"]
-    assert bloch["minimal"]["belief_affine_dim"] == 2 and bloch["native"]["coordinates"] == 4
+    assert bloch["minimal"]["belief_affine_dim"] == 2 and bloch["native"]["coordinates"] == 3  # tr(rho) = 1 dropped
     assert [x["coordinates"] for k, x in bloch.items() if k.startswith("custom:markov3")] == [64]
 
 
