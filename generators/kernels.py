@@ -403,7 +403,8 @@ def sample_beliefs(operators: np.ndarray, tau: np.ndarray, initial: np.ndarray, 
     """
     V, d, _ = operators.shape
     eta0 = np.array(np.broadcast_to(np.asarray(initial, dtype=float), (n, d)))
-    eta0 /= (eta0 @ tau)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):  # eta tau <= 0: ZeroProbabilityError below
+        eta0 /= (eta0 @ tau)[:, None]
     words = np.empty((n, length), dtype=np.int64)
     beliefs = np.empty((n, length + 1, d)) if return_beliefs else None
     if return_beliefs:
@@ -466,7 +467,7 @@ def _repair(step: _Step, cur: np.ndarray, nxt: np.ndarray, x: np.ndarray, u: np.
 
 
 def sample_hidden_states(T: np.ndarray, initial: np.ndarray, n: int, length: int, rng: np.random.Generator, *,
-                         chunk: int | None = None) -> np.ndarray:
+                         chunk: int | None = None, bins: int | None = None) -> np.ndarray:
     """Sample ``n`` words of ``length`` from an HMM by walking its hidden states.
 
     From state ``i`` the pair (symbol ``x``, next state ``j``) is drawn with probability
@@ -482,6 +483,9 @@ def sample_hidden_states(T: np.ndarray, initial: np.ndarray, n: int, length: int
     initial : (k,) or (n, k) distribution(s) of the first hidden state
     rng : numpy Generator; consumes ``n (length + 1)`` doubles, row-major, the first of
         each row choosing the start state
+    bins : power of two, optional
+        Lookup bins per state ``M`` (default ``2**14``, fewer when ``k > 64``); any value
+        gives the same words, fewer bins only resolve more draws by comparison.
 
     Returns
     -------
@@ -493,7 +497,7 @@ def sample_hidden_states(T: np.ndarray, initial: np.ndarray, n: int, length: int
     the table, ``M = 2**14`` for small ``k`` (``k M <= 2**20``).
     """
     V, k, _ = T.shape
-    M, lut, cum = _hidden_table(T)
+    M, lut, cum = _hidden_table(T, bins)
     words = np.empty((n, length), dtype=np.int64)
     if n == 0:
         return words
@@ -520,7 +524,7 @@ def sample_hidden_states(T: np.ndarray, initial: np.ndarray, n: int, length: int
     return words
 
 
-def _hidden_table(T: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def _hidden_table(T: np.ndarray, bins: int | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """``(M, lut (k M,), cum (k, V k))`` for :func:`sample_hidden_states`.
 
     ``cum[i]`` is the normalized CDF of row ``i`` of the joint table; ``lut[i M + b]`` is
@@ -529,7 +533,9 @@ def _hidden_table(T: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     V, k, _ = T.shape
     cum = np.cumsum(np.clip(T.transpose(1, 0, 2).reshape(k, V * k), 0.0, None), axis=1)
     cum /= cum[:, -1:]
-    M = 1 << int(np.clip(np.floor(np.log2((1 << 20) / k)), 6, 14))
+    M = 1 << int(np.clip(np.floor(np.log2((1 << 20) / k)), 6, 14)) if bins is None else int(bins)
+    if M < 1 or M & (M - 1) or k * M > 1 << 31:
+        raise ValueError(f"bins must be a power of two with bins * n_states <= 2**31; got {bins!r}")
     lo = np.arange(M) / M
     hi = np.nextafter(np.arange(1, M + 1) / M, 0.0)
     lut = np.empty((k, M), dtype=np.int64)
