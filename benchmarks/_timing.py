@@ -35,3 +35,19 @@ def report(name: str, fast: float, slow: float, target: float, note: str = "") -
     print(f"{name:<58} fast {fast * 1e3:9.2f} ms  baseline {slow * 1e3:10.1f} ms  "
           f"ratio {ratio:8.1f}x  (target >= {target:g}x) {'OK' if ok else 'BELOW TARGET'} {note}")
     return ok
+
+
+def interleaved_best(fns: dict[str, Callable[[], object]], repeat: int = 3) -> dict[str, float]:
+    """Best-of-``repeat`` wall time (seconds) of each function, calls interleaved round-robin.
+
+    Interleaving spreads the load of other processes on a shared machine over all
+    candidates alike, so the *ratios* of one call are meaningful even when absolute times
+    drift.  Each function should be warmed up (compiled) before.
+    """
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best

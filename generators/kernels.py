@@ -46,6 +46,17 @@ _ALL_SYMBOLS_MAX = 1024
 _TINY = 1e-250
 
 
+def _normalized_starts(initial: np.ndarray, tau: np.ndarray, B: int) -> np.ndarray:
+    """``initial / (initial tau)`` as ``(B, n)`` (a broadcast view for one shared start).
+
+    A start with ``initial tau <= 0`` gives non-finite rows (the kernels then report the
+    prefix impossible, or raise when sampling)."""
+    eta = np.asarray(initial, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = eta / (eta @ tau)[..., None]
+    return np.broadcast_to(eta, (B, eta.shape[-1]))
+
+
 def _chunk_rows(bytes_per_row: int, chunk: int | None) -> int:
     if chunk is not None:
         return max(1, int(chunk))
@@ -82,12 +93,19 @@ class _Step:
             self.W = W.reshape(n, (P + V) * n1)
             self.P = P
             self.buf = np.empty((rows, (P + V) * n1))
+            self.view = self.buf.reshape(rows * (P + V), n1)  # one row per (row, block)
             self.rowbase = np.arange(rows, dtype=np.int64) * (P + V) + P
         else:
             self.cbuf = np.empty((rows, max(V - 1, 0)))
 
-    def bytes_per_row(self) -> int:
-        return 8 * self.buf.shape[1] if self.all else 8 * (self.V + self.n)
+    def advance(self, v: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`propose` from ``v`` then :meth:`select` ``idx`` into ``out`` (the filter step)."""
+        if self.all:
+            np.matmul(v, self.W, out=self.buf[:v.shape[0]])
+            np.take(self.view, idx, axis=0, out=out, mode="wrap")
+        else:
+            self.v = v
+            self.select(idx, out)
 
     def propose(self, v: np.ndarray) -> None:
         """Start a step from rows ``v`` (c, n): all symbols' blocks (or just the CDF)."""
@@ -102,11 +120,14 @@ class _Step:
         """``(c, V-1)`` unnormalized CDF ``v @ sum_{y<=s} T[y] tau`` (after :meth:`propose`)."""
         return self.buf[:c, :self.V - 1] if self.all else self.cbuf[:c]
 
-    def index(self, symbols: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def index(self, symbols: np.ndarray, rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Selection indices of ``symbols`` (..., c) for rows ``0..c-1`` (or ``rows``): see :meth:`select`."""
         if not self.all:
-            return symbols
-        return (self.rowbase[:symbols.shape[-1]] if rows is None else self.rowbase[rows]) + symbols
+            if out is None:
+                return symbols
+            np.copyto(out, symbols)
+            return out
+        return np.add(self.rowbase[:symbols.shape[-1]] if rows is None else self.rowbase[rows], symbols, out=out)
 
     def symbols(self, idx: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`index`."""
@@ -115,8 +136,7 @@ class _Step:
     def select(self, idx: np.ndarray, out: np.ndarray) -> None:
         """Write ``[v T[x], v T[x] tau]`` into ``out`` (c, n+1) for ``idx = index(x)`` (c,)."""
         if self.all:
-            view = self.buf.reshape(self.rows * (self.P + self.V), self.n + 1)
-            np.take(view, idx, axis=0, out=out, mode="wrap")
+            np.take(self.view, idx, axis=0, out=out, mode="wrap")
             return
         x = idx
         order = np.argsort(x, kind="stable")
@@ -162,8 +182,7 @@ def _products(operators, tau, words, start, chunk) -> np.ndarray:
         idx = step.index(np.ascontiguousarray(words[b0:b1].T))
         for t in range(L):
             nxt = tmp[t % 2, :b1 - b0]
-            step.propose(cur[:, :n])
-            step.select(idx[t], nxt)
+            step.advance(cur[:, :n], idx[t], nxt)
             cur = nxt
         out[b0:b1] = cur
     return out
@@ -262,8 +281,7 @@ def forward_filter(operators: np.ndarray, tau: np.ndarray, words: np.ndarray, in
         raise ValueError(f"zero_tol must be a finite number >= 0; got {zero_tol!r}")
     B, L = words.shape
     n = operators.shape[1]
-    eta0 = np.array(np.broadcast_to(np.asarray(initial, dtype=float), (B, n)))
-    eta0 /= (eta0 @ tau)[:, None]
+    eta0 = _normalized_starts(initial, tau, B)
     seg = SEGMENT if zero_tol >= 1e-19 else int(np.clip(600 / max(-np.log10(zero_tol or 1e-300), 1), 1, SEGMENT))
     if keep_beliefs:
         beliefs, logs = np.empty((B, L + 1, n)), np.empty((B, L + 1))
@@ -271,20 +289,21 @@ def forward_filter(operators: np.ndarray, tau: np.ndarray, words: np.ndarray, in
     else:
         beliefs, logs = np.empty((B, n)), np.zeros(B)
     if B == 0 or L == 0:
-        return (beliefs, logs) if keep_beliefs else (eta0, logs)
+        return (beliefs, logs) if keep_beliefs else (np.array(eta0), logs)
     C = _chunk_rows(8 * ((operators.shape[0] + 2) * (n + 1) + (seg + 1) * (2 * n + 3)), chunk)
     step = _Step(operators, tau, min(C, B))
     work = _SegmentBuffers(step.rows, seg, n)
+    idxbuf = np.empty((seg, step.rows), dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for b0 in range(0, B, step.rows):
             b1 = min(B, b0 + step.rows)
-            idx = step.index(np.ascontiguousarray(words[b0:b1].T))  # (L, c)
             work.start(eta0[b0:b1])
             for t0 in range(0, L, seg):
                 s = min(seg, L - t0)
+                idx = step.index(words[b0:b1, t0:t0 + s].T, out=idxbuf[:s, :b1 - b0])  # (s, c), time-major
+                rows = work.buf[:s + 1, :b1 - b0]
                 for i in range(s):
-                    step.propose(work.buf[i, :b1 - b0, :n])
-                    step.select(idx[t0 + i], work.buf[i + 1, :b1 - b0])
+                    step.advance(rows[i, :, :n], idx[i], rows[i + 1])
                 out_b = beliefs[b0:b1, t0 + 1:t0 + s + 1] if keep_beliefs else None
                 out_l = logs[b0:b1, t0 + 1:t0 + s + 1] if keep_beliefs else None
                 work.finish(s, out_b, out_l, zero_tol)
@@ -302,7 +321,6 @@ class _SegmentBuffers:
         self.buf = np.empty((seg + 1, rows, n + 1))
         self.recip = np.empty((seg, rows))
         self.logs = np.empty((seg, rows))
-        self.soa = np.empty((seg, n, rows))  # normalized beliefs, component-major
         self.offset = np.zeros(rows)  # log probability at the segment start
 
     def start(self, eta0: np.ndarray) -> None:
@@ -342,14 +360,9 @@ class _SegmentBuffers:
             self.offset[:c] -= np.log(r[s - 1])
             if dead is not None:
                 self.offset[:c][dead[s - 1]] = -np.inf
-        if beliefs is not None:
-            soa = self.soa[:s, :, :c]
-            for j in range(n):
-                np.multiply(self.buf[1:s + 1, :c, j], r, out=soa[:, j])
-            beliefs[...] = soa.transpose(2, 0, 1)
-            self.buf[0, :c, :n] = soa[s - 1].T
-        else:
-            np.multiply(self.buf[s, :c, :n], r[s - 1, :, None], out=self.buf[0, :c, :n])
+        if beliefs is not None:  # one pass: scale each row and transpose to (c, s, n)
+            np.einsum("tbj,tb->btj", self.buf[1:s + 1, :c, :n], r, out=beliefs)
+        np.multiply(self.buf[s, :c, :n], r[s - 1, :, None], out=self.buf[0, :c, :n])
         self.buf[0, :c, n] = 1.0
 
 
@@ -402,9 +415,7 @@ def sample_beliefs(operators: np.ndarray, tau: np.ndarray, initial: np.ndarray, 
     :func:`categorical`); :class:`ZeroProbabilityError` if no symbol has positive weight.
     """
     V, d, _ = operators.shape
-    eta0 = np.array(np.broadcast_to(np.asarray(initial, dtype=float), (n, d)))
-    with np.errstate(divide="ignore", invalid="ignore"):  # eta tau <= 0: ZeroProbabilityError below
-        eta0 /= (eta0 @ tau)[:, None]
+    eta0 = _normalized_starts(initial, tau, n)
     words = np.empty((n, length), dtype=np.int64)
     beliefs = np.empty((n, length + 1, d)) if return_beliefs else None
     if return_beliefs:
@@ -415,7 +426,7 @@ def sample_beliefs(operators: np.ndarray, tau: np.ndarray, initial: np.ndarray, 
     step = _Step(operators, tau, min(_uniform_rows(n, length, C), n), cumulative=True)
     work = _SegmentBuffers(step.rows, SEGMENT, d)
     xs, uc, flag = np.empty((SEGMENT, step.rows), dtype=np.int64), np.empty(step.rows), np.empty(step.rows, bool)
-    zero = np.zeros(step.rows, dtype=np.int64)
+    base = step.index(np.zeros(step.rows, dtype=np.int64))  # index of symbol 0, per row
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for b0 in range(0, n, step.rows):
             b1 = min(n, b0 + step.rows)
@@ -428,7 +439,7 @@ def sample_beliefs(operators: np.ndarray, tau: np.ndarray, initial: np.ndarray, 
                     cur, nxt, x = work.buf[i, :c], work.buf[i + 1, :c], xs[i, :c]
                     step.propose(cur[:, :d])
                     np.multiply(u[:, t0 + i], cur[:, d], out=uc[:c])
-                    _inverse_cdf(step.cumulative(c), uc[:c], step.index(zero[:c]), x, flag[:c])
+                    _inverse_cdf(step.cumulative(c), uc[:c], base[:c], x, flag[:c])
                     step.select(x, nxt)
                     if not np.greater(nxt[:, d], _TINY, out=flag[:c]).all():
                         _repair(step, cur, nxt, x, u[:, t0 + i])
