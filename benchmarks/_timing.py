@@ -42,12 +42,18 @@ def interleaved_best(fns: dict[str, Callable[[], object]], repeat: int = 3) -> d
 
     Interleaving spreads the load of other processes on a shared machine over all
     candidates alike, so the *ratios* of one call are meaningful even when absolute times
-    drift.  Each function should be warmed up (compiled) before.
+    drift.  Each contender's result is kept until just before its own next call, so every
+    call allocates its outputs right after freeing its *own* previous ones (as a loop
+    calling one kernel does), not memory another contender just released: large freed
+    blocks of another allocator (e.g. XLA's) otherwise cost the next numpy allocation a
+    page-compaction stall.  Each function should be warmed up (compiled) before.
     """
     best = {name: float("inf") for name in fns}
+    kept: dict[str, object] = {}
     for _ in range(repeat):
         for name, fn in fns.items():
+            kept.pop(name, None)
             t0 = time.perf_counter()
-            fn()
+            kept[name] = fn()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best

@@ -97,6 +97,13 @@ class Step:
             return out
         return np.add(self.rowbase[:symbols.shape[-1]] if rows is None else self.rowbase[rows], symbols, out=out)
 
+    def index_block(self, words: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Selection indices of a block of words ``(c, s)`` (rows ``0..c-1``) into ``out`` (c, s)."""
+        if self.all:
+            return np.add(words, self.rowbase[:words.shape[0], None], out=out)
+        np.copyto(out, words)
+        return out
+
     def symbols(self, idx: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`index`."""
         return idx - self.rowbase[:idx.shape[-1]] if self.all else idx
@@ -170,5 +177,6 @@ class SegmentBuffers:
                 self.offset[:c][dead[s - 1]] = -np.inf
         if beliefs is not None:  # one pass: scale each row and transpose to (c, s, n)
             np.einsum("tbj,tb->btj", self.buf[1:s + 1, :c, :n], r, out=beliefs)
-        np.multiply(self.buf[s, :c, :n], r[s - 1, :, None], out=self.buf[0, :c, :n])
+        for j in range(n):  # restart from the normalized last belief (per component: long inner loops)
+            np.multiply(self.buf[s, :c, j], r[s - 1], out=self.buf[0, :c, j])
         self.buf[0, :c, n] = 1.0

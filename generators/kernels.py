@@ -182,17 +182,17 @@ def forward_filter(operators: np.ndarray, tau: np.ndarray, words: np.ndarray, in
     C = chunk_rows(8 * ((operators.shape[0] + 2) * (n + 1) + (seg + 1) * (2 * n + 3)), chunk)
     step = Step(operators, tau, min(C, B))
     work = SegmentBuffers(step.rows, seg, n)
-    idxbuf = np.empty((seg, step.rows), dtype=np.int64)
+    idxbuf = np.empty((step.rows, seg), dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for b0 in range(0, B, step.rows):
             b1 = min(B, b0 + step.rows)
             work.start(eta0[b0:b1])
             for t0 in range(0, L, seg):
                 s = min(seg, L - t0)
-                idx = step.index(words[b0:b1, t0:t0 + s].T, out=idxbuf[:s, :b1 - b0])  # (s, c), time-major
+                idx = step.index_block(words[b0:b1, t0:t0 + s], idxbuf[:b1 - b0, :s])  # (c, s)
                 rows = work.buf[:s + 1, :b1 - b0]
                 for i in range(s):
-                    step.advance(rows[i, :, :n], idx[i], rows[i + 1])
+                    step.advance(rows[i, :, :n], idx[:, i], rows[i + 1])
                 out_b = beliefs[b0:b1, t0 + 1:t0 + s + 1] if keep_beliefs else None
                 out_l = logs[b0:b1, t0 + 1:t0 + s + 1] if keep_beliefs else None
                 work.finish(s, out_b, out_l, zero_tol)
