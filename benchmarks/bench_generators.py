@@ -137,7 +137,8 @@ def sampling(name):
             else:
                 fns[dt.__name__] = lambda a=arrays: jb.block(jb.sample_beliefs(*a, key, N, LENGTH))
     how = "hidden-state walk" if name == "mess3" else "through beliefs"
-    return f"sampling {name} ({how}) {N:,} x {LENGTH}", fns, lambda: loop_sample(g, SUBSET // 2, LENGTH), N / (SUBSET // 2)
+    subset = SUBSET // 2
+    return f"sampling {name} ({how}) {N:,} x {LENGTH}", fns, lambda: loop_sample(g, subset, LENGTH), N / subset
 
 
 def word_probabilities():
@@ -178,7 +179,8 @@ def report_kernel(title, fns, loop, scale, rounds, repeat) -> bool:
     else:
         print("    JAX: skipped (jax not installed)")
         verdict = f"target >= {TARGET_LOOP:g}x numpy loop (JAX target not checked)"
-    print(f"    numpy per-sequence code {slow:9.2f} s (subset scaled x{scale:g})   qbelief faster by {loop_ratio:7.0f}x")
+    print(f"    numpy per-sequence code {slow:9.2f} s (subset scaled x{scale:g})   "
+          f"qbelief faster by {loop_ratio:7.0f}x")
     print(f"    {verdict}: {'OK' if ok else 'BELOW TARGET'}", flush=True)
     return ok
 

@@ -172,7 +172,8 @@ def test_word_probabilities_every_route_matches_the_plain_product(g, L, seed):
 def test_prefix_and_suffix_tables_are_indexed_by_word_code():
     h = library.bloch_walk().to_ghmm()
     words = np.array(list(itertools.product(range(4), repeat=3)))
-    np.testing.assert_allclose(K.prefix_table(h.operators, h.initial, 3), slow_products(h, words, h.initial), atol=1e-15)
+    prefixes = slow_products(h, words, h.initial)
+    np.testing.assert_allclose(K.prefix_table(h.operators, h.initial, 3), prefixes, atol=1e-15)
     suffix = np.stack([np.linalg.multi_dot([*h.operators[w], h.tau]) for w in words])
     np.testing.assert_allclose(K.suffix_table(h.operators, h.tau, 3), suffix, atol=1e-15)
 
