@@ -1,6 +1,6 @@
 """Speed of qbelief's batched generator kernels against the JAX peer and per-sequence numpy code.
 
-Run: ``python benchmarks/bench_generators.py [--rounds 3] [--repeat 2]`` (about 2 minutes).
+Run: ``python benchmarks/bench_generators.py [--rounds 3] [--repeat 3]`` (about 2.5 minutes).
 The JAX baseline needs the optional extra: ``pip install '.[bench]'``; without it the JAX
 columns say "skipped" and only the targets against the numpy loops are checked.
 
@@ -224,7 +224,7 @@ def product_stream(rounds, repeat) -> bool:
 def main(argv=None) -> bool:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median ratio is reported")
-    ap.add_argument("--repeat", type=int, default=2, help="calls per contender per round (best of)")
+    ap.add_argument("--repeat", type=int, default=3, help="calls per contender per round (best of)")
     args = ap.parse_args(argv)
     if not jb:
         print(JAX_MISSING)

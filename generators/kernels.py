@@ -174,10 +174,11 @@ def forward_filter(operators: np.ndarray, tau: np.ndarray, words: np.ndarray, in
     seg = SEGMENT if zero_tol >= 1e-19 else int(np.clip(600 / max(-np.log10(zero_tol or 1e-300), 1), 1, SEGMENT))
     if keep_beliefs:
         beliefs, logs = np.empty((B, L + 1, n)), np.empty((B, L + 1))
-        beliefs[:, 0], logs[:, 0] = eta0, 0.0
     else:
         beliefs, logs = np.empty((B, n)), np.zeros(B)
     if B == 0 or L == 0:
+        if keep_beliefs:
+            beliefs[:, 0], logs[:, 0] = eta0, 0.0
         return (beliefs, logs) if keep_beliefs else (np.array(eta0), logs)
     C = chunk_rows(8 * ((operators.shape[0] + 2) * (n + 1) + (seg + 1) * (2 * n + 3)), chunk)
     step = Step(operators, tau, min(C, B))
@@ -187,6 +188,8 @@ def forward_filter(operators: np.ndarray, tau: np.ndarray, words: np.ndarray, in
         for b0 in range(0, B, step.rows):
             b1 = min(B, b0 + step.rows)
             work.start(eta0[b0:b1])
+            if keep_beliefs:  # written with the chunk's first segment: its output rows are then in cache
+                beliefs[b0:b1, 0], logs[b0:b1, 0] = eta0[b0:b1], 0.0
             for t0 in range(0, L, seg):
                 s = min(seg, L - t0)
                 idx = step.index_block(words[b0:b1, t0:t0 + s], idxbuf[:b1 - b0, :s])  # (c, s)
