@@ -26,6 +26,7 @@ def normalized_starts(initial: np.ndarray, tau: np.ndarray, B: int) -> np.ndarra
 
 
 def chunk_rows(bytes_per_row: int, chunk: int | None) -> int:
+    """Rows per chunk: ``chunk`` if given, else as many as fit the cache budget (256..8192)."""
     if chunk is not None:
         return max(1, int(chunk))
     return int(np.clip(_CHUNK_BYTES // max(bytes_per_row, 1), 256, 8192))
