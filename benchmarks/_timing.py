@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import tracemalloc
 from typing import Callable
@@ -35,3 +36,29 @@ def report(name: str, fast: float, slow: float, target: float, note: str = "") -
     print(f"{name:<58} fast {fast * 1e3:9.2f} ms  baseline {slow * 1e3:10.1f} ms  "
           f"ratio {ratio:8.1f}x  (target >= {target:g}x) {'OK' if ok else 'BELOW TARGET'} {note}")
     return ok
+
+
+def interleaved_best(fns: dict[str, Callable[[], object]], repeat: int = 3, *,
+                     clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Best-of-``repeat`` time (seconds, by ``clock``: wall time by default, or
+    ``time.thread_time`` for the CPU time of this thread on a busy machine) of each
+    function, calls interleaved round-robin.
+
+    Interleaving spreads the load of other processes on a shared machine over all
+    candidates alike, so the *ratios* of one call are meaningful even when absolute times
+    drift.  Each contender's result is kept until just before its own next call, so every
+    call allocates its outputs right after freeing its *own* previous ones (as a loop
+    calling one kernel does), not memory another contender just released: large freed
+    blocks of another allocator (e.g. XLA's) otherwise cost the next numpy allocation a
+    page-compaction stall.  Each function should be warmed up (compiled) before.
+    """
+    best = {name: float("inf") for name in fns}
+    kept: dict[str, object] = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            kept.pop(name, None)
+            gc.collect()
+            t0 = clock()
+            kept[name] = fn()
+            best[name] = min(best[name], clock() - t0)
+    return best

@@ -32,7 +32,6 @@ Mixed-state presentation (MSP) of Mess3(0.05, 0.85), one table row per target:
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import subprocess
@@ -53,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from generators import library  # noqa: E402
 
 from bayes import belief_trajectories, mixed_state_presentation  # noqa: E402
+from _timing import interleaved_best  # noqa: E402
 
 GIB = 2**30
 
@@ -135,18 +135,6 @@ def fill_like(arrays: list) -> None:
 
 
 # ---------------------------------------------------------------------- measurement
-def interleaved(fns: dict, repeat: int) -> dict:
-    """Best wall time of each function, the functions run in turn ``repeat`` times."""
-    best = {k: np.inf for k in fns}
-    for _ in range(repeat):
-        for k, fn in fns.items():
-            gc.collect()
-            t = time.thread_time()
-            fn()
-            best[k] = min(best[k], time.thread_time() - t)
-    return best
-
-
 _CHILD = """
 import os, sys, json, time, resource
 sys.path.insert(0, {root!r})
@@ -202,10 +190,10 @@ def msp_rows(tab: Table, mess3, quick: bool) -> None:
         walk = merging_walk(mess3, 10)
         t_walk = min(t_walk, time.thread_time() - t0)
     distinct = library.get("mess3", x=0.15, a=0.6)
-    best = interleaved({"merged": lambda: msp(mess3, 10, progress=False),
+    best = interleaved_best({"merged": lambda: msp(mess3, 10, progress=False),
                         "keep": lambda: msp(mess3, 10, keep_all=True, progress=False),
                         "merged0": lambda: msp(distinct, 10, progress=False),
-                        "keep0": lambda: msp(distinct, 10, keep_all=True, progress=False)}, 15)
+                        "keep0": lambda: msp(distinct, 10, keep_all=True, progress=False)}, 15, clock=time.thread_time)
     m, m0 = msp(mess3, 10, progress=False), msp(distinct, 10, progress=False)
     tab.row(f"1. merged d10 vs per-node dict walk ({best['merged'] * 1e3:.1f} ms vs {t_walk:.2f} s)",
             t_walk / best["merged"], "{:.0f}x", ">= 100x", t_walk / best["merged"] >= 100,
@@ -220,8 +208,8 @@ def msp_rows(tab: Table, mess3, quick: bool) -> None:
     arrays = [v for v in vars(ka).values() if isinstance(v, np.ndarray)]
     nbytes = sum(a.nbytes for a in arrays)
     del ka
-    best = interleaved({"keep": lambda: msp(mess3, 12, keep_all=True, progress=False),
-                        "floor": lambda: fill_like(arrays)}, 7)
+    best = interleaved_best({"keep": lambda: msp(mess3, 12, keep_all=True, progress=False),
+                        "floor": lambda: fill_like(arrays)}, 7, clock=time.thread_time)
     r = best["keep"] / best["floor"]
     tab.row(f"3. keep-all d12 / write floor ({best['keep'] * 1e3:.1f} vs {best['floor'] * 1e3:.1f} ms)", r,
             "{:.1f}x", "<= 10x", r <= 10, f"{nbytes / 2**20:.0f} MiB output, {nbytes / best['floor'] / GIB:.1f} GiB/s")
@@ -234,7 +222,7 @@ def msp_rows(tab: Table, mess3, quick: bool) -> None:
     t0 = time.thread_time()
     nodes = tree_walk(mess3, 10)
     t_tree = time.thread_time() - t0
-    t_keep = interleaved({"keep": lambda: msp(mess3, 10, keep_all=True, progress=False)}, 5)["keep"]
+    t_keep = interleaved_best({"keep": lambda: msp(mess3, 10, keep_all=True, progress=False)}, 5, clock=time.thread_time)["keep"]
     assert len(nodes) == 88_573
     tab.row(f"5. keep-all d10 vs recursive tree walk ({t_keep * 1e3:.1f} ms vs {t_tree:.2f} s)",
             t_tree / t_keep, "{:.0f}x", ">= 30x", t_tree / t_keep >= 30)
@@ -249,7 +237,7 @@ def trajectory_row(tab: Table) -> None:
     """Row 6: belief trajectories vs native updates."""
     bw = library.get("bloch_walk")
     words = bw.sample(100_000, 64, seed=0)
-    t_fast = interleaved({"f": lambda: belief_trajectories(bw, words)}, 2)["f"]
+    t_fast = interleaved_best({"f": lambda: belief_trajectories(bw, words)}, 2, clock=time.thread_time)["f"]
     tr = belief_trajectories(bw, words)
     sub = 300
     t0 = time.thread_time()
@@ -268,7 +256,7 @@ def timing_rows(tab: Table, mess3) -> None:
                                   ("Mess3 d12 merged", mess3, 12, {}),
                                   ("RRXOR d20 merged", rrxor, 20, {}),
                                   ("RRXOR d20 keep-all", rrxor, 20, dict(keep_all=True))]:
-        t = interleaved({"f": lambda: mixed_state_presentation(gen, depth, progress=False, **kw)}, 3)["f"]
+        t = interleaved_best({"f": lambda: mixed_state_presentation(gen, depth, progress=False, **kw)}, 3, clock=time.thread_time)["f"]
         m = mixed_state_presentation(gen, depth, progress=False, **kw)
         tab.row(f"7. {label}: {m.n_beliefs:,} beliefs{', closed' if m.closed else ''}", t * 1e3, "{:.1f} ms",
                 "-", None)

@@ -6,8 +6,8 @@ A GHMM is real operators ``T`` of shape ``(V, n, n)``, a column ``tau`` (n,) wit
 belief after a symbol is ``eta' = eta T[x] / (eta T[x] tau)``.  Entries may be
 negative (post-quantum processes) as long as every word probability is nonnegative.
 
-The batched kernels here (word probabilities, the forward filter, sampling) are the fast
-path of every generator class.
+The batched kernels behind the methods here (word probabilities, the forward filter,
+sampling) live in :mod:`generators.kernels`; they are the fast path of every generator class.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels
 from ._linalg import eigvec_for_one
 from .base import (Generator, as_rng, check_belief_rule, check_name, check_sample_size, check_symbol, check_words,
                    real_state, zero_probability)
@@ -173,9 +174,7 @@ class GHMM(Generator):
         self._check_batch_bytes(w)
         lead, L = w.shape[:-1], w.shape[-1]
         flat = w.reshape(int(np.prod(lead)), L)
-        if flat.shape[0] >= 2048 and L >= 4 and (L - L // 2) * np.log2(self.alphabet_size) < 62:
-            return self._meet_in_middle(flat, eta).reshape(lead)
-        return (_products(self.operators, flat, eta) @ self.tau).reshape(lead)
+        return kernels.word_probabilities(self.operators, self.tau, flat, eta).reshape(lead)
 
     def log_word_probability(self, words: Any, state: Any = None, *, initial: Any = None) -> np.ndarray:
         w = check_words(words, self.alphabet_size)
@@ -213,50 +212,14 @@ class GHMM(Generator):
         B, L = w.shape
         eta0, zero_tol = self._forward_args(B, L, initial, keep_beliefs, zero_tol)
         self._check_batch_bytes(w)
-        eta = np.array(np.broadcast_to(eta0, (B, self.dim)), dtype=float)
-        eta /= (eta @ self.tau)[:, None]
-        logp = np.zeros(B)
-        if keep_beliefs:
-            beliefs = np.empty((B, L + 1, self.dim))
-            logs = np.empty((B, L + 1))
-            beliefs[:, 0] = eta
-            logs[:, 0] = 0.0
-        for t in range(L):
-            v = self._apply(eta, w[:, t])
-            c = v @ self.tau
-            ok = c > zero_tol
-            with np.errstate(divide="ignore", invalid="ignore"):
-                eta = np.where(ok[:, None], v / np.where(ok, c, 1.0)[:, None], 0.0)
-                logp = np.where(ok, logp + np.log(np.where(ok, c, 1.0)), -np.inf)
-            if keep_beliefs:
-                beliefs[:, t + 1] = eta
-                logs[:, t + 1] = logp
-        if keep_beliefs:
-            return beliefs, logs
-        return eta, logp
+        return kernels.forward_filter(self.operators, self.tau, w, eta0, zero_tol=zero_tol, keep_beliefs=keep_beliefs)
 
     def sample(self, n: int, length: int, seed=None, state: Any = None, return_beliefs: bool = False,
                *, initial: Any = None):
         rng = as_rng(seed)
         n, length, return_beliefs = check_sample_size(n, length, self.dim, self.alphabet_size, return_beliefs)
-        eta = np.array(np.broadcast_to(self._start(state, initial), (n, self.dim)), dtype=float)
-        V, d = self.alphabet_size, self.dim
-        words = np.empty((n, length), dtype=np.int64)
-        beliefs = np.empty((n, length + 1, d)) if return_beliefs else None
-        if return_beliefs:
-            beliefs[:, 0] = eta
-        flat_ops = self.operators.transpose(1, 0, 2).reshape(d, V * d)
-        rows = np.arange(n)
-        for t in range(length):
-            nxt = (eta @ flat_ops).reshape(n, V, d)  # eta T[x] for all x at once
-            probs = nxt @ self.tau  # (n, V)
-            x = _draw(probs, rng)
-            v = nxt[rows, x]
-            eta = v / (v @ self.tau)[:, None]
-            words[:, t] = x
-            if return_beliefs:
-                beliefs[:, t + 1] = eta
-        return (words, beliefs) if return_beliefs else words
+        eta = self._start(state, initial)
+        return kernels.sample_beliefs(self.operators, self.tau, eta, n, length, rng, return_beliefs=return_beliefs)
 
     # ------------------------------------------------------------------ internals
     def _start(self, state: Any, initial: Any) -> np.ndarray:
@@ -290,22 +253,6 @@ class GHMM(Generator):
                              f"got shape {eta0.shape}")
         return eta0, zero_tol
 
-    def _apply(self, v: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Rows ``v[b] @ T[x[b]]`` for a batch: (B, n), (B,) -> (B, n)."""
-        return _apply(self.operators, v, x)
-
-    def _meet_in_middle(self, words: np.ndarray, eta: np.ndarray) -> np.ndarray:
-        """``Pr(w) = (eta T[u]) . (T[v] tau)`` with ``w = u v`` split in half, each half
-        computed once per *distinct* half-word (a batch of many words shares halves:
-        all 3^10 words have only 3^5 distinct halves)."""
-        h = words.shape[1] // 2
-        ul, il = _unique_rows(words[:, :h], self.alphabet_size)
-        ur, ir = _unique_rows(words[:, h:], self.alphabet_size)
-        fwd = _products(self.operators, ul, eta)
-        # (T[v1] ... T[vk] tau)^T = tau^T T[vk]^T ... T[v1]^T: the transposed automaton read backwards
-        bwd = _products(self.operators.transpose(0, 2, 1), ur[:, ::-1], self.tau)
-        return np.einsum("bi,bi->b", fwd[il], bwd[ir])
-
     def _check_nonnegative(self, upto: int) -> None:
         """The construction check: every word up to length ``upto`` (stopping before the
         first length with more than 4096 words) must have nonnegative probability.
@@ -321,44 +268,3 @@ class GHMM(Generator):
                 f"nonnegative probability (checked all words up to length {r.exhaustive_length}; longer "
                 "words were not checked: generators.check_nonnegative searches further)"
             )
-
-
-def _apply(ops: np.ndarray, v: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Rows ``v[b] @ ops[x[b]]`` for a batch: (B, n), (B,) -> (B, n)."""
-    V, d = ops.shape[0], ops.shape[1]
-    if V * d <= 512:
-        # one GEMM against all operators, then pick each row's symbol
-        allv = (v @ ops.transpose(1, 0, 2).reshape(d, V * d)).reshape(-1, V, d)
-        return allv[np.arange(v.shape[0]), x]
-    out = np.empty_like(v)
-    for sym in np.unique(x):  # loop over symbols (not sequences): one GEMM each
-        idx = np.nonzero(x == sym)[0]
-        out[idx] = v[idx] @ ops[sym]
-    return out
-
-
-def _products(ops: np.ndarray, words: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Unnormalized rows ``start ops[w1] ... ops[wL]`` for words (B, L) -> (B, n)."""
-    v = np.array(np.broadcast_to(start, (words.shape[0], ops.shape[1])), dtype=float)
-    for t in range(words.shape[1]):
-        v = _apply(ops, v, words[:, t])
-    return v
-
-
-def _unique_rows(words: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of an int array (B, L) and the inverse index, via mixed-radix codes."""
-    codes = words @ (V ** np.arange(words.shape[1] - 1, -1, -1, dtype=np.int64))
-    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    return words[first], inverse.reshape(-1)
-
-
-def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One categorical draw per row of (unnormalized, tiny-negative-clipped) ``probs``."""
-    cum = np.cumsum(np.clip(probs, 0.0, None), axis=1)
-    u = rng.random(probs.shape[0]) * cum[:, -1]
-    x = (cum <= u[:, None]).sum(axis=1)
-    return np.minimum(x, probs.shape[1] - 1)
-
-
-def _check_counts(n: int, length: int) -> tuple[int, int]:
-    return check_int(n, "n", minimum=0), check_int(length, "length", minimum=0)

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels
 from ._linalg import stationary_from
 from .base import STATE_TOL, Generator, as_rng, check_name, check_sample_size, real_state
 from .errors import NotStochasticError, ShapeError, StateError
-from .ghmm import GHMM, _draw
+from .ghmm import GHMM
 from .validation import check_real_array
 
 __all__ = ["HMM"]
@@ -98,23 +99,13 @@ class HMM(Generator):
 
     # ------------------------------------------------------------------ fast sampling
     def sample(self, n: int, length: int, seed=None, state: Any = None, return_beliefs: bool = False):
-        """Sample by walking the hidden states (exact, ``O(n V k)`` per step), vectorized
-        over the batch; beliefs, if asked for, come from the forward filter on the words."""
+        """Sample by walking the hidden states (:func:`generators.kernels.sample_hidden_states`:
+        exact, a table lookup per step), vectorized over the batch; beliefs, if asked for,
+        come from the forward filter on the words."""
         rng = as_rng(seed)
         n, length, return_beliefs = check_sample_size(n, length, self.dim, self.alphabet_size, return_beliefs)
         start = self._initial if state is None else self.check_state(state)
-        V, k = self.alphabet_size, self.dim
-        # joint table of (symbol, next state) per current state, flattened as x * k + j
-        cum = np.cumsum(self.T.transpose(1, 0, 2).reshape(k, V * k), axis=1)
-        cum /= cum[:, -1:]
-        s = _draw(np.broadcast_to(start, (n, k)), rng)  # initial hidden states
-        words = np.empty((n, length), dtype=np.int64)
-        for t in range(length):
-            u = rng.random(n)
-            idx = (cum[s] <= u[:, None]).sum(axis=1)
-            idx = np.minimum(idx, V * k - 1)
-            words[:, t] = idx // k
-            s = idx % k
+        words = kernels.sample_hidden_states(self.T, start, n, length, rng)
         if not return_beliefs:
             return words
         beliefs, _ = self.to_ghmm().forward(words, initial=start)
