@@ -27,6 +27,8 @@ from .geometry import (
     bloch_vectors,
     linear_map,
     representation_map,
+    WeightedPCA,
+    weighted_pca,
 )
 from ._util import Estimate
 from .attention_rates import AttentionRates, attention_decay_rates
@@ -41,7 +43,7 @@ __all__ = [
     "belief_trajectories", "BeliefTrajectories",
     "mixed_state_presentation", "BeliefManifold", "ManifoldTooLargeError",
     "barycentric_coordinates", "bloch_vectors", "affine_projection", "AffineProjection",
-    "affine_dimension", "linear_map", "LinearMap", "representation_map",
+    "affine_dimension", "linear_map", "LinearMap", "representation_map", "weighted_pca", "WeightedPCA",
     "plot_beliefs", "attention_decay_rates", "AttentionRates",
     "block_entropy", "myopic_entropy", "entropy_rate", "excess_entropy", "statistical_complexity", "Estimate",
     "ExactGHMM", "exact_generator", "exact_belief", "exact_names",

@@ -23,13 +23,13 @@ import numpy as np
 
 from generators import Generator, ShapeError
 from generators.errors import ArgumentError
-from generators.validation import check_real, check_real_array
+from generators.validation import check_real, check_real_array, check_weights
 
 from ._util import as_generator, check_positive_int
 
 __all__ = [
     "barycentric_coordinates", "bloch_vectors", "AffineProjection", "affine_projection",
-    "affine_dimension", "LinearMap", "linear_map", "representation_map",
+    "affine_dimension", "LinearMap", "linear_map", "representation_map", "WeightedPCA", "weighted_pca",
 ]
 
 _TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3.0) / 2.0]])
@@ -121,11 +121,7 @@ def affine_projection(beliefs: Any, tau: Any = None, dim: int = 2, *, weights: A
         raise ShapeError(f"beliefs must be a nonempty (N, n) array; got shape {X.shape}")
     dim = check_positive_int(dim, "dim")
     N, n = X.shape
-    w = np.full(N, 1.0 / N) if weights is None else check_real_array(weights, "weights")
-    if w.shape != (N,) or np.any(w < 0) or not w.sum() > 0:
-        raise ArgumentError(f"weights must be {N} nonnegative numbers with a positive sum; got shape {w.shape}"
-                            + (f", minimum {w.min():g}, sum {w.sum():g}" if w.size else ""))
-    w = w / w.sum()
+    w = check_weights(weights, N)
     center = w @ X
     if tau is None:
         basis = np.eye(n)
@@ -140,11 +136,9 @@ def affine_projection(beliefs: Any, tau: Any = None, dim: int = 2, *, weights: A
         total = var.sum()
         ratio = var / total if total > 0 else np.zeros_like(var)
         return AffineProjection(center, basis, ratio, True)
-    C = (Y * w[:, None]).T @ Y
-    vals, vecs = np.linalg.eigh(C)
-    order = np.argsort(vals)[::-1]
-    vals, vecs = np.clip(vals[order], 0.0, None), vecs[:, order]
-    comps = vecs[:, :dim].T @ basis
+    pca = weighted_pca(Y, w)
+    vals = pca.variances
+    comps = pca.axes[:dim] @ basis
     # fix signs deterministically: largest-magnitude entry positive
     sign = np.sign(comps[np.arange(dim), np.argmax(np.abs(comps), axis=1)])
     comps *= np.where(sign == 0, 1.0, sign)[:, None]
@@ -288,8 +282,6 @@ def weighted_pca(X: Any, weights: Any = None) -> WeightedPCA:
     >>> pca.mean.tolist(), np.round(pca.variances, 12).tolist(), np.abs(pca.axes[0]).tolist()
     ([2.0, 0.0], [2.0, 0.0], [1.0, 0.0])
     """
-    from generators.validation import check_real_array, check_weights
-
     X = check_real_array(X, "X", ndim=2)
     if X.shape[0] == 0:
         raise ShapeError("weighted_pca needs at least one row")

@@ -6,8 +6,9 @@ stated in the message) and returns a generator whose ``name`` records them; para
 that would build arrays above the memory cap (:mod:`generators.limits`) are refused
 before anything is allocated.  ``names()`` lists the library, ``get(name, **params)``
 builds by name, ``info(name)`` gives the kind, parameters and defaults, and
-``parse_spec("mess3:x=0.15,a=0.6")`` parses the command-line form.  Definitions follow ``shared/REFERENCE.md`` (row-vector convention,
-``T[x][i, j] = Pr(x, next=j | now=i)`` for HMMs).
+``parse_spec("mess3:x=0.15,a=0.6")`` parses the command-line form.  Definitions follow
+``docs/REFERENCE.md`` (row-vector convention, ``T[x][i, j] = Pr(x, next=j | now=i)`` for
+HMMs).
 """
 
 from __future__ import annotations

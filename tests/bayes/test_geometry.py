@@ -106,7 +106,7 @@ def test_representation_map_rejects_different_processes():
     (lambda: bloch_vectors(np.array([["a", "b"], ["c", "d"]])), "numeric 2x2 density matrices"),
     (lambda: bloch_vectors(np.full((2, 2), np.nan)), "finite density matrices"),
     (lambda: affine_projection([[0.5, 0.5], [np.inf, 0.0]]), r"beliefs must be finite; entry \(1, 0\) is inf"),
-    (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], weights=[1.0, -1.0]), "weights must be 2 nonnegative"),
+    (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], weights=[1.0, -1.0]), r"weights must be nonnegative; weights\[1\] = -1"),
     (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], dim=1.5), "dim must be an integer[^;]*; got 1.5"),
     (lambda: affine_projection([[0.5, 0.5], [1.0, 0.0]], tau=[1.0, np.nan]), r"tau must be finite"),
     (lambda: affine_dimension([[0.5, 0.5]], tol=-1), "tol must be a finite real number > 0[^;]*; got -1"),

@@ -1,6 +1,5 @@
 """Information quantities against exhaustive enumeration, REFERENCE.md and closed forms."""
 
-import itertools
 import math
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 from bayes import (block_entropy, entropy_rate, excess_entropy, mixed_state_presentation, myopic_entropy,
                    statistical_complexity)
 from generators import library
+from generators.testing import all_words
 
 MESS3_NATS = [1.0986123, 1.0910678, 1.0893915, 1.0890038, 1.0889148, 1.0888943, 1.0888896]
 
@@ -17,7 +17,7 @@ def _block_entropies_by_enumeration(g, L, base=2):
     """H(1..L) from the probabilities of all V^k words (the slow, independent reference)."""
     out = []
     for k in range(1, L + 1):
-        words = np.array(list(itertools.product(range(g.alphabet_size), repeat=k)))
+        words = all_words(g.alphabet_size, k)
         p = np.clip(g.word_probability(words), 0, None)
         assert abs(p.sum() - 1) < 1e-9
         p = p[p > 0]

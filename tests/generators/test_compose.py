@@ -8,12 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from generators import HMM, QuantumGenerator, equivalent, factor_symbols, joint_symbol, library, markov_approximation, minimize, noisy, product
+from generators.testing import all_words
 
 from .strategies import any_generator, random_hmms
-
-
-def all_words(V, L):
-    return np.array(list(itertools.product(range(V), repeat=L)), dtype=int).reshape(V**L, L)
 
 
 def test_joint_symbol_round_trip():

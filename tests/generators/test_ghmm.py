@@ -1,6 +1,5 @@
 """GHMM kernels: batched word probabilities, log probabilities, forward filter, errors."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -10,16 +9,9 @@ from hypothesis import strategies as st
 from generators import GHMM, HMM, library
 from generators.errors import (ArgumentError, GeneratorError, NegativeProbabilityError, NotStochasticError, ShapeError,
                                StateError, ZeroProbabilityError)
+from generators.testing import all_words, loop_word_probability
 
 from .strategies import any_generator
-
-
-def loop_word_probability(g, word):
-    h = g.to_ghmm()
-    v = h.initial
-    for x in word:
-        v = v @ h.operators[x]
-    return v @ h.tau
 
 
 @given(any_generator, st.integers(1, 5))
@@ -27,7 +19,7 @@ def test_probabilities_sum_to_one_and_are_nonnegative(g, L):
     V = g.alphabet_size
     if V**L > 3000:
         L = 1
-    words = np.array(list(itertools.product(range(V), repeat=L)))
+    words = all_words(V, L)
     p = g.word_probability(words)
     assert p.min() > -1e-12
     assert p.sum() == pytest.approx(1.0, abs=1e-12)
@@ -123,7 +115,7 @@ def test_similarity_preserves_process():
     g = library.mess3().to_ghmm()
     S = np.array([[1.0, 0.3, 0], [0.2, 1, 0.1], [0, -0.4, 1]])
     h = g.similarity(S)
-    words = np.array(list(itertools.product(range(3), repeat=4)))
+    words = all_words(3, 4)
     np.testing.assert_allclose(h.word_probability(words), g.word_probability(words), atol=1e-15)
 
 

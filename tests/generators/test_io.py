@@ -1,6 +1,5 @@
 """Generator files: the shipped examples equal their library twins; bad files fail clearly."""
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -8,12 +7,13 @@ import pytest
 
 from generators import equivalent, library, noisy, product
 from generators.io import GeneratorFileError, load_generator, resolve, save_generator
+from generators.testing import all_words
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def words(V, L=4):
-    return np.array(list(itertools.product(range(V), repeat=L)))
+    return all_words(V, L)
 
 
 @pytest.mark.parametrize("file,twin", [

@@ -1,6 +1,5 @@
 """generators.kernels: every fast path against its slow per-sequence definition."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -83,7 +82,7 @@ def random_words(V, B, L, seed):
 def word_frequencies_pvalue(g, words):
     V, L = g.alphabet_size, words.shape[1]
     counts = np.bincount(np.ravel_multi_index(tuple(words.T), (V,) * L), minlength=V**L)
-    p = np.clip(g.word_probability(np.array(list(itertools.product(range(V), repeat=L)))), 0, None)
+    p = np.clip(g.word_probability(all_words(V, L)), 0, None)
     assert counts[p <= 1e-15].sum() == 0
     keep = p > 1e-15
     return stats.chisquare(counts[keep], counts.sum() * p[keep] / p[keep].sum()).pvalue
@@ -171,7 +170,7 @@ def test_word_probabilities_every_route_matches_the_plain_product(g, L, seed):
 
 def test_prefix_and_suffix_tables_are_indexed_by_word_code():
     h = library.bloch_walk().to_ghmm()
-    words = np.array(list(itertools.product(range(4), repeat=3)))
+    words = all_words(4, 3)
     prefixes = slow_products(h, words, h.initial)
     np.testing.assert_allclose(K.prefix_table(h.operators, h.initial, 3), prefixes, atol=1e-15)
     suffix = np.stack([np.linalg.multi_dot([*h.operators[w], h.tau]) for w in words])
@@ -180,7 +179,7 @@ def test_prefix_and_suffix_tables_are_indexed_by_word_code():
 
 def test_all_mess3_words_of_length_10_sum_to_one():
     h = library.mess3().to_ghmm()
-    words = np.array(list(itertools.product(range(3), repeat=10)))
+    words = all_words(3, 10)
     p = K.word_probabilities(h.operators, h.tau, words, h.initial)
     assert abs(p.sum() - 1.0) < 1e-12
     np.testing.assert_allclose(p[::997], slow_products(h, words[::997], h.initial) @ h.tau, rtol=1e-12)

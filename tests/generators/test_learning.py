@@ -14,7 +14,7 @@ from generators import (GHMM, LearnedModelWarning, ShapeError, equivalent, hanke
                         load_sequences, minimize)
 from generators import learning, sequences
 from generators.io import load_generator, save_generator
-from generators.nonnegativity import all_words
+from generators.words import all_words
 from generators.sequences import assign_groups, substring_counts, window_codes, word_frequencies
 
 

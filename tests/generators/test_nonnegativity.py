@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from generators import GHMM, HMM, NegativeProbabilityError, check_nonnegative, library, product
 from generators import nonnegativity
-from generators.nonnegativity import all_words, search_negative_words
+from generators.nonnegativity import search_negative_words
+from generators.words import all_words
 
 from .strategies import any_generator, random_ghmms
 
@@ -32,7 +33,7 @@ def late_negative(theta=np.pi / 8, rho=0.9):
 
 
 def brute_min(g, L):
-    words = np.array(list(itertools.product(range(g.alphabet_size), repeat=L)))
+    words = all_words(g.alphabet_size, L)
     p = g.word_probability(words)
     return p.min(), tuple(words[np.argmin(p)])
 

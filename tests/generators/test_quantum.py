@@ -1,6 +1,5 @@
 """Quantum generators: GHMM form vs direct Kraus computation, native updates, bases."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from hypothesis import strategies as st
 
 from generators import QuantumGenerator, coords_to_density, density_to_coords, gell_mann_basis, library
 from generators.errors import IncompleteInstrumentError, ShapeError, StateError
+from generators.testing import all_words
 
 from .strategies import random_quantums
 
@@ -41,7 +41,7 @@ def test_qubit_coordinates_are_bloch_vector():
 def test_ghmm_word_probabilities_equal_kraus(q, data):
     V = q.alphabet_size
     L = data.draw(st.integers(0, 4))
-    words = np.array(list(itertools.product(range(V), repeat=L)), dtype=int).reshape(V**L, L)[:50]
+    words = all_words(V, L)[:50]
     direct = np.array([kraus_word_probability(q, q.initial_state, w) for w in words])
     np.testing.assert_allclose(q.word_probability(words), direct, atol=1e-12)
     np.testing.assert_allclose(q.to_ghmm().word_probability(words), direct, atol=1e-12)

@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 
-from generators import GHMM, HMM, equivalent, hankel_rank, library, minimize
+from generators import HMM, equivalent, hankel_rank, library, minimize
 from generators.errors import ArgumentError, NotAGeneratorError
-from generators.words import all_words as enumerate_words
+from generators.testing import all_words
 
 from .strategies import any_generator, near_sparse_hmms
-
-
-def all_words(V, L):
-    return np.array(list(itertools.product(range(V), repeat=L)), dtype=int).reshape(V**L, L)
 
 
 @given(any_generator)
@@ -113,7 +109,7 @@ def test_near_sparse_hmms_equal_themselves_and_their_minimal_forms(n, V, seed, c
     # probabilities up to length 13 agree to 1e-15, and equivalent(g, g) False for others
     g = library.random_hmm(n, V, seed=seed, concentration=conc)
     m = minimize(g)
-    w = enumerate_words(V, 13 if V == 2 else 8)
+    w = all_words(V, 13 if V == 2 else 8)
     np.testing.assert_allclose(m.word_probability(w), g.word_probability(w), rtol=0, atol=1e-10)
     assert equivalent(g, g)
     assert equivalent(g, m) and equivalent(m, g)
@@ -138,9 +134,9 @@ def test_equivalent_sees_differences_that_appear_only_at_long_words():
     L = 12
     g, iid = parity_block_hmm(L), HMM(np.full((2, 1, 1), 0.5))
     for length in range(1, L):  # identical up to length L - 1 ...
-        w = enumerate_words(2, length)
+        w = all_words(2, length)
         np.testing.assert_allclose(g.word_probability(w), iid.word_probability(w), atol=1e-15)
-    w = enumerate_words(2, L)
+    w = all_words(2, L)
     assert np.abs(g.word_probability(w) - iid.word_probability(w)).max() > 1e-5  # ... not at L
     assert not equivalent(g, iid) and not equivalent(iid, g)
     assert equivalent(g, minimize(g))
@@ -159,7 +155,7 @@ def test_near_sparse_equivalence_and_minimal_forms(g):
     m = minimize(g)
     assert equivalent(g, g)
     assert equivalent(g, m)
-    w = enumerate_words(g.alphabet_size, 6)
+    w = all_words(g.alphabet_size, 6)
     np.testing.assert_allclose(m.word_probability(w), g.word_probability(w), rtol=0, atol=1e-10)
 
 

@@ -1,6 +1,5 @@
 """Sampling: distribution of short words (chi-square), beliefs returned, seeding."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ from scipy import stats
 
 from generators import library, product
 from generators.errors import ArgumentError
+from generators.testing import all_words
 
 
 @pytest.mark.parametrize("name", ["mess3", "bloch_walk", "moon", "frdn", "rrxor"])
@@ -17,7 +17,7 @@ def test_word_frequencies_match_exact_probabilities(name):
     words = g.sample(n, L, seed=12345)
     idx = np.ravel_multi_index(tuple(words.T), (V,) * L)
     counts = np.bincount(idx, minlength=V**L)
-    allw = np.array(list(itertools.product(range(V), repeat=L)))
+    allw = all_words(V, L)
     p = np.clip(g.word_probability(allw), 0, None)
     assert counts[p == 0].sum() == 0
     keep = p > 0
@@ -66,7 +66,7 @@ def test_product_sampling():
     p = product(library.mess3(), library.even_process())
     w = p.sample(20_000, 2, seed=1)
     assert w.max() < 6
-    allw = np.array(list(itertools.product(range(6), repeat=2)))
+    allw = all_words(6, 2)
     counts = np.bincount(w[:, 0] * 6 + w[:, 1], minlength=36)
     pr = p.word_probability(allw)
     keep = pr > 0

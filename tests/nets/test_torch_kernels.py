@@ -1,6 +1,5 @@
 """nets.torch_kernels: the device path agrees with the numpy kernels (CPU, float64)."""
 
-import itertools
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from generators import library, product
+from generators.testing import all_words
 from nets.torch_kernels import device_factors, forward_on_device, sample_on_device
 
 seeds = st.integers(0, 2**31 - 1)
@@ -72,7 +72,7 @@ def test_sampled_word_frequencies_match_exact_probabilities(g):
     n = 40_000
     words = sample_on_device(g, n, L, seed=5).numpy()
     counts = np.bincount(np.ravel_multi_index(tuple(words.T), (V,) * L), minlength=V**L)
-    p = np.clip(g.word_probability(np.array(list(itertools.product(range(V), repeat=L)))), 0, None)
+    p = np.clip(g.word_probability(all_words(V, L)), 0, None)
     assert counts[p <= 1e-15].sum() == 0
     keep = p > 1e-15
     assert stats.chisquare(counts[keep], n * p[keep] / p[keep].sum()).pvalue > 1e-3
