@@ -106,8 +106,9 @@ def what_is_represented(source: Any, generator: Any = None, horizons: Sequence[i
     if h.dim == 1:
         raise ValueError(f"the belief of {g.name or 'this process'} never changes (minimal dimension 1): "
                          "there is nothing to represent")
+    _check_alphabet(ds, g)
     eta = beliefs_with_constant(g, ds.prefixes, ds.lengths)
-    _check_same_process(ds, eta, g)
+    _check_same_beliefs(ds, eta)
     spec = make_spec(None, {**probe_options, "representation": "eta"})
     base = replace(ds, beliefs={"eta": eta}).task(spec)
     horizon = belief_horizon(g, max_k=max(max(hz), h.dim), rtol=rtol)
@@ -181,11 +182,15 @@ def load_run(run_dir: str | os.PathLike):
     return load_model(run / "checkpoint.pt")
 
 
-def _check_same_process(ds: ProbeDataset, eta: np.ndarray, g: Any) -> None:
-    """A dataset built for another process is refused (alphabet, or minimal beliefs that differ)."""
+def _check_alphabet(ds: ProbeDataset, g: Any) -> None:
+    """A dataset of a process with another alphabet is refused."""
     V = ds.meta.get("alphabet_size")
     if V is not None and V != g.alphabet_size:
         raise ValueError(f"the dataset's process has {V} symbols but generator has {g.alphabet_size}")
+
+
+def _check_same_beliefs(ds: ProbeDataset, eta: np.ndarray) -> None:
+    """A dataset whose minimal beliefs differ from ``eta`` (another process) is refused."""
     mine = ds.beliefs.get("minimal")
     if mine is not None and (mine.shape[1] != eta.shape[1] - 1 or not np.allclose(mine, eta[:, 1:], atol=1e-6)):
         raise ValueError("the dataset's minimal beliefs are not those of generator: pass the process that "
@@ -252,7 +257,7 @@ _WORDS = {"represented": "represents the belief beyond the next token",
 
 def _point_verdict(point: str, results: dict, beyond_next: float, hz: tuple, thr: dict) -> str:
     """A plain-language verdict for one point (the probe's thresholds, controls only)."""
-    pct = lambda v: "-" if v is None or not np.isfinite(v) else f"{100 * v:.0f}%"  # noqa: E731
+    pct = lambda v: "-" if v is None or not np.isfinite(v) else f"{round(100 * v):d}%"  # noqa: E731
     if "beyond_next" not in results:
         text = (f"the next token determines the belief here (nothing beyond it); belief R^2 "
                 f"{results['belief'].points[point].r2:.3f}, next-token R^2 {results['next'].points[point].r2:.3f}")
