@@ -21,6 +21,13 @@ is represented although the next-token distribution takes only a few values, so 
 network must carry information beyond the next token.  Here that is measured directly:
 the held-out ``R^2`` of ``beyond_next`` against the untrained and shuffled controls.
 
+Intervals: the held-out R^2 of the headline point (``"concat"`` by default) carries a 95%
+percentile bootstrap over its held-out rows (:func:`nets.stats.bootstrap_interval`, the
+fit fixed: the spread due to which rows are scored) -- cheap, because the probe keeps the
+headline's held-out predictions.  The other points get none: the probe does not keep
+their predictions, and an interval would cost a refit per point and target.  Rows weighted
+by prefix probability make the intervals wide when a few short prefixes carry most weight.
+
 Cost: ``(2 + [untrained]) x points x targets`` affine fits of ``O(N d^2 + folds d^3)``
 (plus the Markov-k baseline per target), the horizon ``O(K V n^3)``, and ``n_boot``
 resamples of the headline point's held-out rows per target ``O(n_boot N_test k)``.
@@ -267,10 +274,11 @@ def _point_verdict(point: str, results: dict, beyond_next: float, hz: tuple, thr
         if pt.untrained is not None:
             ctrl["untrained"] = float(pt.untrained["rmse"])
         v, _ = verdict(pt.r2, pt.rmse, ctrl, thr)
-        unt = pt.untrained["r2"] if pt.untrained is not None else None
-        text = (f"{_WORDS[v]}: {pct(pt.r2)} of the residual predicted (untrained {pct(unt)}, shuffled "
-                f"{pct(pt.shuffled['r2'])}); the residual is {pct(beyond_next)} of the belief variance")
+        unt = "" if pt.untrained is None else f"untrained {pct(pt.untrained['r2'])}, "
+        text = (f"{_WORDS[v]}: {pct(pt.r2)} of the residual predicted ({unt}shuffled {pct(pt.shuffled['r2'])}); "
+                f"the residual is {pct(beyond_next)} of the belief variance")
     ks = [k for k in (1, *hz) if (f"next_{k}" if k > 1 else "next") in results
           and results[f"next_{k}" if k > 1 else "next"].points[point].r2 >= thr["represented_r2"]]
-    reach = f"the next {max(ks)} token(s)' distribution" if ks else "no future distribution"
+    reach = "no future distribution" if not ks else "the next-token distribution" if max(ks) == 1 else \
+        f"the distribution of the next {max(ks)} tokens"
     return f"{text}; predicts {reach} with R^2 >= {thr['represented_r2']:g}"

@@ -107,8 +107,9 @@ class RepresentedResult:
     def facts(self) -> list[str]:
         """The process-side facts in sentences (horizon, what lies beyond the next k)."""
         h = self.horizon
-        hz = ("never within the bound searched" if h is None else f"{h}: the distribution of the next {h} "
-              f"token(s) determines the belief ({self.belief_dim} coordinates)")
+        nxt = "the next token" if h == 1 else f"the next {h} tokens"
+        hz = ("never within the bound searched" if h is None else f"{h}: the distribution of {nxt} determines the "
+              f"belief ({self.belief_dim} coordinates)")
         out = [f"process {self.meta.get('process', '?')}: horizon {hz}; rank of the next-k map for k = 1, 2, ...: "
                f"{self.future_ranks}"]
         out.append("belief variance beyond the next k tokens on these rows: "
