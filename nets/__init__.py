@@ -19,6 +19,9 @@ The only package of qbelief that imports torch.
 - :mod:`nets.export` — to and from TransformerLens; weights as safetensors + config.json
   (:mod:`nets.tensorfile` reads and writes safetensors without the package).
 - :mod:`nets.attention` — attention by distance and its decay per head.
+- :mod:`nets.represented` — :func:`what_is_represented`: which points hold the belief, the
+  next token, the next k tokens and the belief beyond the next token; the horizon at
+  which the future determines the belief.
 """
 
 from . import data, distributed, models, train  # noqa: F401
@@ -46,11 +49,12 @@ from .probe import (  # noqa: E402
     probe_metrics, probe_model, sampled_belief_r2,
 )
 from .attention import AttentionReport, HeadDecay, attention_analysis, fit_decay  # noqa: E402
+from .represented import RepresentedResult, belief_horizon, what_is_represented  # noqa: E402
 
 __all__ += [
     "ActivationCache", "collect", "ModuleSource", "as_source",
     "CONCAT", "DEFAULT_THRESHOLDS", "AffineProbe", "PointFit", "ProbeResult", "ProbeSpec", "ProbeTask", "fit_affine",
     "cross_validate_rank", "probe_metrics", "sampled_belief_r2", "ProbeDataset", "build_probe_dataset", "probe_model",
     "compare_representations", "default_probe_points", "AttentionReport", "HeadDecay", "attention_analysis",
-    "fit_decay",
+    "fit_decay", "what_is_represented", "RepresentedResult", "belief_horizon",
 ]

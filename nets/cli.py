@@ -1,7 +1,8 @@
 """The ``qbelief`` command line.
 
 Subcommands: ``processes``, ``info``, ``beliefs``, ``train``, ``probe``, ``attention``,
-``demo``, ``paper``.  The experiments that ``paper`` runs are found through the entry-point
+``demo``, ``paper``, ``represented``, ``learn``.  The experiments that ``paper`` runs are
+found through the entry-point
 group :data:`EXPERIMENTS` (``[project.entry-points."qbelief.experiments"]`` in
 pyproject.toml: ``name = "module:main"``), so the library never imports the application.  PROCESS arguments are library specs (``mess3``,
 ``mess3:x=0.15,a=0.6``), products (``mess3*bloch_walk``) or paths to generator files
@@ -410,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(mode="quick")
     s.add_argument("--out", default=None, help="output folder (default papers/NAME/results/MODE)")
     s.set_defaults(func=cmd_paper)
+    from .cli_beyond import add_parsers  # `represented` and `learn` (issue 13)
+
+    add_parsers(sub)
     return p
 
 
