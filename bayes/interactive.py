@@ -74,13 +74,14 @@ _SYMBOLS = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ
 # ---------------------------------------------------------------------- builders
 def scatter_panel(points: Any = None, *, frames: Any = None, title: str = "", axes: Sequence[str] | None = None,
                   colors: Any = None, sizes: Any = None, guides: Sequence[Any] = (), link: str = "view",
-                  digits: int = 4) -> dict:
+                  digits: int = 5) -> dict:
     """A scatter panel: ``points`` (N, 2 or 3), or ``frames`` (S, N, 2 or 3), one per step.
 
     ``colors``: (N,) 0xRRGGBB integers or (N, 3) RGB in [0, 1]; ``sizes``: (N,) radii in
     CSS pixels; ``guides``: polylines drawn under the points (e.g. :func:`sphere_guides`).
-    Coordinates are rounded to ``digits`` significant decimals of the largest one (file
-    size); the spec is checked by :func:`figure_spec`.
+    Coordinates are rounded to ``digits`` significant digits of the largest one (file
+    size: 1e-4 of the picture's extent is far below a pixel); the spec is checked by
+    :func:`figure_spec`.
     """
     if (points is None) == (frames is None):
         raise ArgumentError("give the scatter panel points (N, dims) or frames (steps, N, dims), not both or neither")
@@ -99,7 +100,7 @@ def scatter_panel(points: Any = None, *, frames: Any = None, title: str = "", ax
     if sizes is not None:
         panel["sizes"] = _rounded(check_real_array(sizes, "sizes", shape=(n,)), 3)
     if len(guides):
-        panel["guides"] = [_rounded(check_real_array(g, f"guides[{i}]", ndim=2), 4) for i, g in enumerate(guides)]
+        panel["guides"] = [_rounded(check_real_array(g, f"guides[{i}]", ndim=2), 5) for i, g in enumerate(guides)]
     return panel
 
 
@@ -108,7 +109,7 @@ def series(name: str, x: Any, y: Any, *, color: int | None = None, mode: str = "
     """One series of a :func:`lines_panel`; NaN in ``y`` (or ``y_frames`` (S, len(x))) is a gap."""
     xs = check_real_array(x, "x", ndim=1)
     ys = check_real_array(y, "y", ndim=1, finite=False)
-    out = {"name": str(name), "x": _rounded(xs, 6), "y": _nullable(ys), "mode": mode}
+    out = {"name": str(name), "x": _rounded(xs, 7), "y": _nullable(ys), "mode": mode}
     if color is not None:
         out["color"] = color
     if y_frames is not None:
@@ -135,7 +136,7 @@ def lines_panel(series_list: Sequence[dict], *, title: str = "", x_label: str = 
 
 def hover_table(labels: Sequence[str] | None = None, *, title: str = "prefix", **fields: Any) -> dict:
     """Per-point hover text: a label (e.g. the prefix) and named values (numbers or vectors,
-    rounded to 4 decimals), e.g. ``hover_table(words, Pr=probs, belief=beliefs)``."""
+    to 4 significant digits), e.g. ``hover_table(words, Pr=probs, belief=beliefs)``."""
     out: dict[str, Any] = {"title": str(title), "fields": []}
     if labels is not None:
         out["labels"] = [str(v) for v in labels]
@@ -143,7 +144,7 @@ def hover_table(labels: Sequence[str] | None = None, *, title: str = "prefix", *
         a = check_real_array(v, name)
         if a.ndim not in (1, 2):
             raise ArgumentError(f"hover field {name} must be (N,) or (N, k); got shape {a.shape}")
-        out["fields"].append({"name": name, "values": np.round(a, 4).tolist()})
+        out["fields"].append({"name": name, "values": _significant(a, 4).tolist()})
     return out
 
 
@@ -235,12 +236,14 @@ def check_figure_spec(spec: Any) -> dict:
     """
     _check_keys(spec, "figure", {"qbelief_figure", "title", "caption", "panels"}, {"steps", "hover"})
     if spec["qbelief_figure"] != SCHEMA:
-        raise ArgumentError(f"figure.qbelief_figure must be {SCHEMA} (the schema version); got {spec['qbelief_figure']!r}")
+        raise ArgumentError(f"figure.qbelief_figure must be {SCHEMA} (the schema version); "
+                            f"got {spec['qbelief_figure']!r}")
     for k in ("title", "caption"):
         _str(spec[k], f"figure.{k}")
     steps = spec.get("steps")
     if steps is not None:
-        if not isinstance(steps, list) or not steps or any(isinstance(s, bool) or not isinstance(s, int) for s in steps):
+        if (not isinstance(steps, list) or not steps
+                or any(isinstance(s, bool) or not isinstance(s, int) for s in steps)):
             raise ArgumentError(f"figure.steps must be a nonempty list of integers; got {steps!r:.80}")
         if any(b < a for a, b in zip(steps, steps[1:])):
             raise ArgumentError(f"figure.steps must be nondecreasing; got {steps!r:.80}")
@@ -310,7 +313,8 @@ def _check_lines(p: dict, where: str, n_steps: int | None) -> None:
     if p.get("y_range") is not None:
         r = check_real_array(p["y_range"], f"{where}.y_range", shape=(2,))
         if not r[0] < r[1] or (p.get("log_y") and r[0] <= 0):
-            raise ArgumentError(f"{where}.y_range must be [lo, hi] with lo < hi (lo > 0 on a log axis); got {r.tolist()}")
+            raise ArgumentError(f"{where}.y_range must be [lo, hi] with lo < hi (lo > 0 on a log axis); "
+                                f"got {r.tolist()}")
     cats = p.get("categories")
     if cats is not None and (not isinstance(cats, list) or not all(isinstance(c, str) for c in cats)):
         raise ArgumentError(f"{where}.categories must be a list of strings")
@@ -370,13 +374,29 @@ def _nan(v: Any) -> Any:
 
 
 def _rounded(a: np.ndarray, digits: int) -> list:
+    """``a`` as nested lists, rounded to ``digits`` significant digits of its largest entry."""
     top = float(np.abs(a).max()) if a.size else 0.0
-    decimals = digits - (math.floor(math.log10(top)) if top > 0 else 0)
+    decimals = digits - 1 - (math.floor(math.log10(top)) if top > 0 else 0)
     return np.round(a, max(decimals, 0)).tolist()
 
 
+def _significant(a: Any, digits: int) -> np.ndarray:
+    """Each entry rounded to ``digits`` significant digits (NaN and infinities kept); one
+    :func:`numpy.round` per distinct decimal exponent, not per entry."""
+    a = np.asarray(a, dtype=float)
+    out = a.copy()
+    ok = np.isfinite(a) & (a != 0)
+    e = np.zeros(a.shape, dtype=np.int64)
+    e[ok] = np.floor(np.log10(np.abs(a[ok])))
+    for k in np.unique(e[ok]):
+        sel = ok & (e == k)
+        out[sel] = np.round(a[sel], int(digits - 1 - k))
+    return out
+
+
 def _nullable(a: np.ndarray) -> list:
-    r = np.round(a, 6)
+    """Nested lists of ``a`` to 6 significant digits, NaN and infinities as ``None``."""
+    r = _significant(a, 6)
     return np.where(np.isfinite(r), r, None).tolist() if not np.isfinite(r).all() else r.tolist()
 
 
@@ -392,8 +412,10 @@ def viewer_assets() -> tuple[str, str]:
 
 def embed_figure(spec: dict, element_id: str) -> str:
     """HTML of one figure: its container ``<div>`` and its spec as an inert JSON
-    ``<script>`` (``</`` escaped, so no spec text can close the script element)."""
-    data = json.dumps(spec, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    ``<script>`` (``<``, ``>`` and ``&`` written as JSON ``\\u`` escapes, which occur only
+    inside strings: no spec text can close the element or start markup)."""
+    data = (json.dumps(spec, separators=(",", ":"), allow_nan=False)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     eid = html.escape(element_id, quote=True)
     return (f'<div class="qb-figure" id="{eid}"></div>\n'
             f'<script type="application/json" data-qb-figure="{eid}">{data}</script>')
@@ -416,7 +438,8 @@ class InteractiveFigure:
     def __init__(self, spec: dict, *, height: int | None = None):
         self.spec = check_figure_spec(spec)
         n = len(spec["panels"])
-        self.height = int(height) if height is not None else 120 + 430 * math.ceil(n / 3) + (60 if "steps" in spec else 0)
+        rows = math.ceil(n / 3)  # panels side by side, about three to a row
+        self.height = int(height) if height is not None else 120 + 430 * rows + (60 if "steps" in spec else 0)
 
     def to_html(self) -> str:
         """The standalone page (viewer inlined, no network access needed)."""

@@ -97,13 +97,8 @@ def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike |
     if title is None:
         title = f"{g.name or type(g).__name__}: {m.n_beliefs:,} beliefs, depth {m.max_depth}"
     if interactive:
-        from .interactive import InteractiveFigure
-
-        fig = InteractiveFigure(_interactive_spec(m, style, title, size_by_prob,
-                                                  check_int(max_points, "max_points", minimum=1)))
-        if path is not None:
-            fig.save(path)
-        return fig
+        return _interactive_figure(m, style, title, size_by_prob, check_int(max_points, "max_points", minimum=1),
+                                   path)
     p = m.probs
     order = np.argsort(p, kind="stable")  # small points first, large ones on top
     sizes = _sizes(p, m.n_beliefs) if size_by_prob else np.full(m.n_beliefs, 4.0)
@@ -151,10 +146,22 @@ def _html_path(path) -> str | None:
     try:
         path = os.fspath(path)
     except TypeError:
-        raise ArgumentError(f"path must be None or a str or os.PathLike ending in .html; got {type(path).__name__}") from None
+        raise ArgumentError(f"path must be None or a str or os.PathLike ending in .html; "
+                            f"got {type(path).__name__}") from None
     if not isinstance(path, str) or not path.lower().endswith((".html", ".htm")):
         raise ArgumentError(f"an interactive figure is saved as HTML; the path must end in .html, got {path!r}")
     return path
+
+
+def _interactive_figure(m: BeliefManifold, style: str, title: str, size_by_prob: bool, max_points: int,
+                        path: str | None):
+    """The :class:`~bayes.interactive.InteractiveFigure` of ``interactive=True`` (saved to ``path``)."""
+    from .interactive import InteractiveFigure
+
+    fig = InteractiveFigure(_interactive_spec(m, style, title, size_by_prob, max_points))
+    if path is not None:
+        fig.save(path)
+    return fig
 
 
 def _interactive_spec(m: BeliefManifold, style: str, title: str, size_by_prob: bool, max_points: int) -> dict:

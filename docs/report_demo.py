@@ -1,6 +1,6 @@
 """Make ``docs/report-demo.png``: a ``report.html`` with the demo's figures, from a quick run.
 
-    .venv/bin/python docs/report_demo.py [--out runs/report-demo] [--steps 10 60 200 600]
+    .venv/bin/python docs/report_demo.py [--out runs/report-demo] [--steps 10 100 400 1500]
 
 The Bloch walk (the demo's process): its belief manifold in the Bloch ball (3-D, drag to
 rotate), a small transformer trained with exact next-symbol targets in short segments
@@ -8,7 +8,7 @@ rotate), a small transformer trained with exact next-symbol targets in short seg
 training slider: real checkpoints, the same held-out prefixes at every step), the fit by
 layer with its controls and the verdict, and attention by distance per head with the
 predicted decays.  The page is then opened in headless Chromium (:mod:`nets.browser`) and
-screenshot.  About two minutes on two CPU cores.
+screenshot.  About three minutes on two CPU cores.
 
 ``make demo`` will write the same figures into ``runs/demo/report.html`` once the demo
 goes through :class:`nets.document.Report`; the screenshot can then be remade from it with
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "runs" / "report-demo"))
-    ap.add_argument("--steps", type=int, nargs="+", default=[10, 60, 200, 600])
+    ap.add_argument("--steps", type=int, nargs="+", default=[10, 100, 400, 1500])
     ap.add_argument("--screenshot", default=str(ROOT / "docs" / "report-demo.png"))
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {page} ({page.stat().st_size / 1e3:.0f} kB)")
     from nets.browser import check_page
 
-    chk = check_page(page, args.screenshot, width=1400, height=1750)
+    chk = check_page(page, args.screenshot, width=1400, height=2350)
     print(f"screenshot {chk.screenshot}: {chk.rendered} figures drawn, {chk.errors} failed, "
           f"{len(chk.console)} console messages")
     return 0 if chk.errors == 0 and not chk.console else 1

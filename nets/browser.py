@@ -42,12 +42,14 @@ def find_browser() -> str | None:
 @dataclass
 class PageCheck:
     """What a browser made of a page: the screenshot, the console messages (``(text,
-    source)``), and the viewer's counters (None when the viewer did not run)."""
+    source)``), the viewer's counters (None when the viewer did not run) and the DOM
+    after the page's scripts ran."""
 
     screenshot: Path
     console: list = field(default_factory=list)
     rendered: int | None = None
     errors: int | None = None
+    dom: str = ""
 
 
 def check_page(page: str | os.PathLike, screenshot: str | os.PathLike, *, width: int = 1400, height: int = 1800,
@@ -75,7 +77,8 @@ def check_page(page: str | os.PathLike, screenshot: str | os.PathLike, *, width:
         dom = _run(base + ["--dump-dom", url], timeout).stdout
     console = [(m.group(1), m.group(2)) for m in _CONSOLE.finditer(shot_run.stderr)]
     status = _STATUS.search(dom)
-    return PageCheck(shot, console, *(int(v) for v in status.groups()) if status else (None, None))
+    rendered, errors = (int(v) for v in status.groups()) if status else (None, None)
+    return PageCheck(shot, console, rendered, errors, dom)
 
 
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ Importing this module registers :func:`render_html` as ``RENDERERS["html"]``;
 The page works offline and alone: static figures are embedded as ``data:`` URIs (base64),
 interactive figures (a figure's ``interactive=`` spec, or an ``interactive`` block) as JSON
 drawn by the viewer of :mod:`bayes.interactive`, whose JavaScript and CSS are inlined
-(about 30 kB).  Every block kind is rendered: headings (with a table of contents),
+(about 25 kB).  Every block kind is rendered: headings (with a table of contents),
 paragraphs (inline Markdown: ``code``, **bold**, *italic*, links and images; ``- `` lists
 and pipe tables inside a paragraph), tables (cells formatted by
 :func:`nets.document.fmt`, as in the Markdown; verdict cells coloured), figures, lists and

@@ -161,7 +161,8 @@
     var self = this, c = this.canvas, drag = null;
     c.addEventListener("pointerdown", function (ev) {
       if (self.spec.dims !== 3) return;
-      drag = localXY(c, ev); c.setPointerCapture(ev.pointerId); self.fig.hover(-1);
+      drag = localXY(c, ev); self.fig.hover(-1);
+      try { c.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic or finished pointer: drag without capture */ }
     });
     c.addEventListener("pointermove", function (ev) {
       var xy = localXY(c, ev);
@@ -340,6 +341,7 @@
     this.panels = spec.panels.map(function (p) {
       var box = el("div", "qb-panel", row);
       if (p.type === "lines") return new LinesPanel(self, p, box);
+      if (p.type !== "scatter") throw new Error("unknown panel type " + JSON.stringify(p.type));
       var sp = new ScatterPanel(self, p, box), key = (p.link || "view") + "/" + p.dims;
       sp.view = views[key] || (views[key] = new View(p.dims));
       sp.view.panels.push(sp);

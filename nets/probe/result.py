@@ -252,7 +252,8 @@ class ProbeResult:
         """A :class:`nets.document.Report` of this result (:meth:`report_section`)."""
         from ..document import Report
 
-        rep = Report(title or f"Probe of {self.meta.get('process', 'a process')} [{self.meta.get('representation', '')}]")
+        meta = self.meta
+        rep = Report(title or f"Probe of {meta.get('process', 'a process')} [{meta.get('representation', '')}]")
         self.report_section(rep, **section_options)
         return rep
 
