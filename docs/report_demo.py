@@ -37,10 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {page} ({page.stat().st_size / 1e3:.0f} kB)")
     from nets.browser import check_page
 
-    chk = check_page(page, args.screenshot, width=1400, height=2350)
+    chk = check_page(page, args.screenshot, width=1400, height=2650)
+    shrink(chk.screenshot)
     print(f"screenshot {chk.screenshot}: {chk.rendered} figures drawn, {chk.errors} failed, "
           f"{len(chk.console)} console messages")
     return 0 if chk.errors == 0 and not chk.console else 1
+
+
+def shrink(png: Path) -> None:
+    """Re-save the screenshot with a 256-colour palette (about a third of the bytes)."""
+    from PIL import Image  # pillow: a dependency of matplotlib
+
+    Image.open(png).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(png, optimize=True)
 
 
 def build_report(out: Path, steps: list[int]):
