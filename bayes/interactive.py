@@ -35,6 +35,14 @@ Scatter panels of one figure share their rows: point ``i`` of every scatter pane
 same input (so colours, hover text and highlighting line up), and panels with the same
 ``link`` share one view (centre, scale and rotation).
 
+The viewer's projection is orthographic: a point ``p`` is drawn at the first two
+coordinates of ``R (p - c) / r`` (y up), ``R`` the view's rotation (a drag of ``(dx, dy)``
+pixels left-multiplies it by rotations of ``0.01 dx`` about the screen's y axis and
+``0.01 dy`` about its x axis), ``c`` the centre of the panels' bounding box and ``r``
+the 99.5th percentile of ``|p - c|`` (so a few stray points do not shrink the picture;
+static points, or the last frame, and the guides); points are painted far to near
+(a depth sort: ``O(N log N)`` per redraw).  Files grow by about 8 bytes per coordinate.
+
 Examples
 --------
 >>> import numpy as np

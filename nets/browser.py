@@ -27,7 +27,7 @@ __all__ = ["find_browser", "PageCheck", "check_page"]
 
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _CONSOLE = re.compile(r':CONSOLE[^\]]*\] "(.*)", source: (\S*)')
-_STATUS = re.compile(r'<html[^>]*\bdata-qb-rendered="(\d+)"[^>]*\bdata-qb-errors="(\d+)"')
+_HTML_TAG = re.compile(r"<html\b[^>]*>")
 
 
 def find_browser() -> str | None:
@@ -76,8 +76,9 @@ def check_page(page: str | os.PathLike, screenshot: str | os.PathLike, *, width:
             raise RuntimeError(f"{exe} wrote no screenshot: {shot_run.stderr[-2000:]}")
         dom = _run(base + ["--dump-dom", url], timeout).stdout
     console = [(m.group(1), m.group(2)) for m in _CONSOLE.finditer(shot_run.stderr)]
-    status = _STATUS.search(dom)
-    rendered, errors = (int(v) for v in status.groups()) if status else (None, None)
+    tag = (_HTML_TAG.search(dom) or re.match("", "")).group(0)
+    rendered, errors = (int(m.group(1)) if m else None
+                        for m in (re.search(rf'\bdata-qb-{k}="(\d+)"', tag) for k in ("rendered", "errors")))
     return PageCheck(shot, console, rendered, errors, dom)
 
 

@@ -86,6 +86,9 @@ def test_geometry_spec_projects_true_and_predicted_beliefs_on_the_same_axes(prob
     assert np.all(np.diff(fields["Pr"]) >= 0)  # heavy points drawn last
     sub = geometry_spec(r, max_points=10)
     assert len(sub["panels"][0]["points"]) == 10 and "labels" not in sub["hover"]
+    loaded = type(r).from_dict(r.to_dict())  # saved without its arrays: nothing to draw, and it says so
+    with pytest.raises(ArgumentError, match="include_arrays=True"):
+        loaded.plot_interactive()
 
 
 def test_checkpoints_make_a_slider_and_a_metrics_panel(probed):
@@ -185,6 +188,9 @@ def test_every_block_kind_is_rendered(tmp_path, probed):
     assert "[figure file not found:" in page and 'href="fit.png">static image</a>' in page
     assert page_specs(page) == [fit_by_layer_spec(r), geometry_spec(r)]
     assert "<li><code>second</code></li>" in page and "qbelief probe &lt;run&gt;</code></pre>" in page
+    rep.blocks.append(type(rep.blocks[0])("video", {}))
+    with pytest.raises(ValueError, match="kind 'video'"):
+        render_html(rep)
 
 
 def test_write_puts_report_html_beside_the_markdown(tmp_path, probed):
