@@ -29,7 +29,8 @@ def valid_spec() -> dict:
     return ia.figure_spec(
         [ia.scatter_panel(pts, title="a"), ia.scatter_panel(frames=np.stack([pts, 2 * pts]), title="b"),
          ia.lines_panel([ia.series("r2", [0, 10], [0.5, 0.9])], step_marker=True),
-         ia.lines_panel([ia.series("x", [0, 1], [1, 2], mode="bars")], categories=["p", "q"])],
+         ia.lines_panel([ia.series("x", [0, 1], [1, 2], mode="bars", y_frames=[[0.5, 1], [1, 2]])],
+                        categories=["p", "q"])],
         steps=[0, 10], hover=ia.hover_table(["0", "1", "2"], Pr=[0.2, 0.3, 0.5]))
 
 
@@ -71,6 +72,8 @@ def test_coordinates_keep_five_significant_digits_of_the_largest():
     (lambda s: s["panels"][3]["series"][0].update(x=[0, 3]), "indexes panels[3].categories"),
     (lambda s: s["panels"][2]["series"][0].update(y=[1.0]), "y must have shape (2); got (1,)"),
     (lambda s: s["panels"][1].update(frames=[[[0.0, 0.0, 0.0]]] * 2), "share their rows"),
+    (lambda s: s["panels"][3]["series"][0].update(y_frames=[[1, 2]]), "y_frames must have shape (2, 2)"),
+    (lambda s: (s.pop("steps"), s["panels"].pop(1)), "y_frames needs figure.steps"),
     (lambda s: s["hover"].update(labels=["0"]), "3 strings"),
     (lambda s: s["panels"].append({"type": "pie"}), "'scatter' or 'lines'"),
     (lambda s: s["panels"][0].pop("axes"), "lacks axes"),

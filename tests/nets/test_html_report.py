@@ -260,9 +260,12 @@ def test_report_renders_in_chromium(tmp_path, probed):
     D = np.arange(6)
     prof = np.stack([0.5 * 0.5 ** D, 0.3 * 0.8 ** D])
     rep.interactive(attention_spec(AttentionReport({0: prof}, fit_decay(prof), [0.5], {})), "attention")
+    per_step = ia.series("R²", [0, 1], [0.9, 0.95], mode="bars", y_frames=[[0.1, 0.2], [0.5, 0.6], [0.9, 0.95]])
+    rep.interactive(ia.figure_spec([ia.lines_panel([per_step], categories=["layer 0", "layer 1"])],
+                                   steps=[0, 10, 100]), "fit by layer at each checkpoint")
     rep.write(tmp_path / "report.md")
     chk = check_page(tmp_path / "report.html", tmp_path / "shot.png", width=1300, height=2400)
-    assert chk.console == [] and (chk.rendered, chk.errors) == (4, 0)
+    assert chk.console == [] and (chk.rendered, chk.errors) == (5, 0)
     n, inked = _distinct_colours(chk.screenshot, (0, 2400, 0, 1300))
     assert n > 200 and inked > 0.05, (n, inked)
 
