@@ -40,10 +40,18 @@ __all__ = ["plot_beliefs", "choose_style"]
 _STYLES = ("auto", "simplex", "bloch", "bloch-sphere", "projection")
 
 
-def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, *, style: str = "auto",
+def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike | None = None, *, style: str = "auto",
                  title: str | None = None, depth: int = 8, size_by_prob: bool = True,
-                 figsize: tuple[float, float] = (6.0, 6.0), dpi: int = 120) -> str:
+                 figsize: tuple[float, float] = (6.0, 6.0), dpi: int = 120, interactive: bool = False,
+                 max_points: int = 6000):
     """Write a PNG picture of the beliefs of ``manifold`` to ``path``; returns the path.
+
+    With ``interactive=True`` returns a :class:`bayes.interactive.InteractiveFigure`
+    instead (shown inline in Jupyter; ``path``, if given, must end in ``.html`` and the
+    standalone page is written there): 3-D beliefs (the Bloch ball, a 4-state simplex,
+    a GHMM's 3 principal axes orthogonal to ``tau``) rotate when dragged, and hovering a
+    point shows its shortest prefix, its probability and its belief.  Points are coloured
+    by position; the ``max_points`` most probable beliefs are drawn.
 
     Parameters
     ----------
@@ -59,6 +67,10 @@ def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, 
         Point area proportional to ``sqrt(probability)`` (else constant).
     figsize, dpi : figure size in inches and resolution; the PNG is
         ``figsize * dpi`` pixels (e.g. 720 x 720).
+    interactive : bool
+        Return an interactive figure (see above) instead of writing a PNG.
+    max_points : int
+        Interactive figures only: draw at most this many beliefs (the most probable).
     """
     if not isinstance(manifold, (BeliefManifold, Generator)):
         raise NotAGeneratorError(f"plot_beliefs needs a BeliefManifold or a Generator; got {type(manifold).__name__}"
@@ -68,7 +80,9 @@ def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, 
         style = check_choice(style, "style", _STYLES)
     except ArgumentError as e:
         raise ArgumentError(str(e).replace("style must be", "unknown style; style must be", 1)) from None
-    path = _png_path(path)
+    if not isinstance(interactive, (bool, np.bool_)):
+        raise ArgumentError(f"interactive must be True or False; got {interactive!r}")
+    path = _html_path(path) if interactive else _png_path(path)
     if title is not None and not isinstance(title, str):
         raise ArgumentError(f"title must be a string or None; got {title!r}")
     if not isinstance(size_by_prob, (bool, np.bool_)):
@@ -82,6 +96,9 @@ def plot_beliefs(manifold: BeliefManifold | Generator, path: str | os.PathLike, 
     g = m.generator
     if title is None:
         title = f"{g.name or type(g).__name__}: {m.n_beliefs:,} beliefs, depth {m.max_depth}"
+    if interactive:
+        return _interactive_figure(m, style, title, size_by_prob, check_int(max_points, "max_points", minimum=1),
+                                   path)
     p = m.probs
     order = np.argsort(p, kind="stable")  # small points first, large ones on top
     sizes = _sizes(p, m.n_beliefs) if size_by_prob else np.full(m.n_beliefs, 4.0)
@@ -121,6 +138,90 @@ def _figure(figsize: tuple[float, float], dpi: int):
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
+
+
+def _html_path(path) -> str | None:
+    if path is None:
+        return None
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ArgumentError(f"path must be None or a str or os.PathLike ending in .html; "
+                            f"got {type(path).__name__}") from None
+    if not isinstance(path, str) or not path.lower().endswith((".html", ".htm")):
+        raise ArgumentError(f"an interactive figure is saved as HTML; the path must end in .html, got {path!r}")
+    return path
+
+
+def _interactive_figure(m: BeliefManifold, style: str, title: str, size_by_prob: bool, max_points: int,
+                        path: str | None):
+    """The :class:`~bayes.interactive.InteractiveFigure` of ``interactive=True`` (saved to ``path``)."""
+    from .interactive import InteractiveFigure
+
+    fig = InteractiveFigure(_interactive_spec(m, style, title, size_by_prob, max_points))
+    if path is not None:
+        fig.save(path)
+    return fig
+
+
+def _interactive_spec(m: BeliefManifold, style: str, title: str, size_by_prob: bool, max_points: int) -> dict:
+    """The figure spec of :func:`plot_beliefs` ``interactive=True`` (one scatter panel)."""
+    from . import interactive as ia
+
+    g = m.generator
+    p = m.probs
+    keep = np.sort(np.argsort(-p, kind="stable")[:max_points])
+    keep = keep[np.argsort(p[keep], kind="stable")]  # small points first, large ones on top
+    guides: list = []
+    if style == "simplex" or _is_tetrahedron(m):
+        xyz = barycentric_coordinates(np.clip(m.beliefs[keep], 0.0, 1.0))
+        guides = ia.simplex_guides(barycentric_coordinates(np.eye(m.dim)))
+        axes = ["x", "y", "z"][:xyz.shape[1]]
+        b = np.clip(m.beliefs[keep], 0.0, 1.0)
+        colors = (b / np.maximum(b.max(axis=1, keepdims=True), 1e-12) if m.dim == 3  # RGB by position, as the PNG
+                  else ia.position_colors(xyz))
+        what = "the probability simplex"
+    elif style in ("bloch", "bloch-sphere"):
+        r = bloch_vectors(m.native(keep))
+        order = np.argsort(-np.abs(r).max(axis=0), kind="stable")  # the flattest Bloch axis last
+        xyz, axes = r[:, order], [f"Bloch {'xyz'[k]}" for k in order]
+        guides = [gd[:, order] for gd in ia.sphere_guides()]
+        colors, what = ia.position_colors(xyz), "the Bloch ball"
+    else:
+        xyz, what = _projection_coordinates(m, keep)
+        axes = [f"coordinate {k + 1}" for k in range(xyz.shape[1])]
+        colors = ia.position_colors(xyz)
+    top = p[keep].max() if keep.size and p[keep].max() > 0 else 1.0
+    sizes = (1.0 + 4.0 * np.sqrt(p[keep] / top)) if size_by_prob else np.full(keep.size, 2.2)
+    if keep.size > 2000 and size_by_prob:
+        sizes = 0.7 + 2.8 * np.sqrt(p[keep] / top)
+    panel = ia.scatter_panel(xyz, title=f"beliefs in {what}", axes=axes, colors=colors, sizes=sizes, guides=guides)
+    hover = ia.hover_table(ia.word_labels(m.words(keep)), Pr=p[keep], belief=m.beliefs[keep])
+    shown = f"the {keep.size:,} most probable of {m.n_beliefs:,} beliefs" if keep.size < m.n_beliefs else \
+        f"all {m.n_beliefs:,} beliefs"
+    return ia.figure_spec([panel], title=title, hover=hover,
+                          caption=f"{g.name or type(g).__name__}: {shown} to depth {m.max_depth}; point size grows "
+                                  "with the belief's probability, colour with its position.")
+
+
+def _is_tetrahedron(m: BeliefManifold) -> bool:
+    g = m.generator
+    return g.kind == "classical" and m.dim == 4 and bool(np.allclose(g.to_ghmm().tau, 1.0))
+
+
+def _projection_coordinates(m: BeliefManifold, keep: np.ndarray) -> tuple[np.ndarray, str]:
+    """Up to 3 coordinates of the beliefs orthogonal to ``tau`` (exact when the GHMM has
+    dimension <= 4, else its top 3 principal axes); at least 2 columns (zero-padded)."""
+    h = m.generator.to_ghmm()
+    if h.dim == 1:
+        return np.zeros((keep.size, 2)), "a 1-dimensional belief space (one point)"
+    proj = affine_projection(m.beliefs, h.tau, dim=3, weights=m.probs)
+    xyz = proj(m.beliefs[keep])
+    if xyz.shape[1] < 2:
+        xyz = np.column_stack([xyz, np.zeros(keep.size)])
+    how = "the hyperplane orthogonal to tau" if proj.exact else (
+        f"its top-3 principal axes orthogonal to tau ({100 * proj.explained_variance_ratio.sum():.0f}% variance)")
+    return xyz, how
 
 
 def _png_path(path) -> str:

@@ -170,22 +170,27 @@ def cmd_probe(args) -> int:
         ds = build_probe_dataset(g, model, context=cfg.context, representations=reps, weighting=args.weighting,
                                  markov_order=args.markov_order, untrained=None if args.no_untrained else "auto")
         out = Path(args.out) if args.out else run
-    _write_probe_results({k: ds.probe(k, seed=args.seed) for k in ds.beliefs}, out)
+    _write_probe_results({k: ds.probe(k, seed=args.seed) for k in ds.beliefs}, out, ds)
     return 0
 
 
-def _write_probe_results(results: dict, out: Path) -> None:
-    """``probe[_REP].json``, ``..._geometry.png`` and ``..._by_layer.png`` per representation, and the summaries."""
+def _write_probe_results(results: dict, out: Path, dataset=None) -> None:
+    """``probe[_REP].json``, ``..._geometry.png`` and ``..._by_layer.png`` per representation, the summaries,
+    and ``report.md`` + ``report.html`` (interactive figures) of them all."""
     from .probe.plots import plot_belief_geometry, plot_fit_by_layer
+    from .probe.result import write_probe_report
 
+    figures = {}
     for rep, r in results.items():
         stem = "probe" if len(results) == 1 else f"probe_{rep}"
         r.to_json(out / f"{stem}.json")
-        plot_belief_geometry(r, out / f"{stem}_geometry.png")
-        plot_fit_by_layer(r, out / f"{stem}_by_layer.png")
+        figures[rep] = (out / f"{stem}_geometry.png", out / f"{stem}_by_layer.png")
+        plot_belief_geometry(r, figures[rep][0])
+        plot_fit_by_layer(r, figures[rep][1])
         print(f"== representation: {rep}")
         print(r.summary())
-    print(f"wrote probe results and figures into {out}")
+    write_probe_report(results, out, figures=figures, dataset=dataset)
+    print(f"wrote probe results, figures and report.md / report.html into {out}")
 
 
 def cmd_attention(args) -> int:

@@ -34,8 +34,10 @@ from .stats import Interval
 
 __all__ = ["Report", "Block", "fmt", "RENDERERS"]
 
-#: extra renderers by format name (``"html"`` is registered by the HTML report module)
-RENDERERS: dict[str, Callable[["Report"], str]] = {}
+#: extra renderers by format name: ``renderer(report, base)`` -> text, ``base`` the folder
+#: figure paths are relative to (or None).  ``"html"`` is registered by
+#: :mod:`nets.html_report`, which :meth:`Report.to_html` and :meth:`Report.write` import.
+RENDERERS: dict[str, Callable[..., str]] = {}
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -57,7 +59,8 @@ def fmt(v: Any, digits: int = 3) -> str:
 @dataclass
 class Block:
     """One element of a report: ``kind`` is heading | text | table | figure | list | code |
-    interactive; ``data`` holds its content (see :class:`Report`'s methods)."""
+    interactive; ``data`` holds its content (see :class:`Report`'s methods).  ``interactive``
+    is a figure without an image file: only the HTML page draws it."""
 
     kind: str
     data: dict
@@ -101,9 +104,21 @@ class Report:
 
     def figure(self, path: str | os.PathLike, caption: str = "", *, interactive: dict | None = None) -> None:
         """A figure file (relative to the report's folder when rendered) with a caption;
-        ``interactive`` optionally carries a figure specification an HTML renderer can draw
-        instead of the static image."""
+        ``interactive`` optionally carries a figure specification
+        (:func:`bayes.interactive.figure_spec`, checked here) that the HTML page draws
+        instead of the static image; the Markdown shows the image."""
+        if interactive is not None:
+            from bayes.interactive import check_figure_spec
+
+            check_figure_spec(interactive)
         self.blocks.append(Block("figure", {"path": os.fspath(path), "caption": caption, "interactive": interactive}))
+
+    def interactive(self, spec: dict, caption: str = "") -> None:
+        """An interactive figure without an image file (e.g. a slider over training steps):
+        drawn in ``report.html``; the Markdown says where to find it."""
+        from bayes.interactive import check_figure_spec
+
+        self.blocks.append(Block("interactive", {"spec": check_figure_spec(spec), "caption": caption}))
 
     def bullets(self, items: Iterable[str]) -> None:
         self.blocks.append(Block("list", {"items": [str(i) for i in items]}))
@@ -130,21 +145,27 @@ class Report:
             out += _MD[b.kind](b.data, base) + [""]
         return "\n".join(out).rstrip() + "\n"
 
-    def to_html(self) -> str:
-        """A self-contained HTML page (needs an HTML renderer: ``RENDERERS["html"]``)."""
-        if "html" not in RENDERERS:
-            raise RuntimeError("no HTML renderer is registered (import nets.html_report)")
-        return RENDERERS["html"](self)
+    def to_html(self, base: str | os.PathLike | None = None) -> str:
+        """A self-contained HTML page (:mod:`nets.html_report`, or whatever is registered
+        as ``RENDERERS["html"]``); relative figure paths are looked up in ``base`` too."""
+        _load_html_renderer()
+        return RENDERERS["html"](self, base)
 
     def write(self, path: str | os.PathLike) -> Path:
-        """Write the Markdown rendering atomically to ``path`` (and ``report.html`` beside
-        it when an HTML renderer is registered).  Returns the Markdown path."""
+        """Write the Markdown rendering atomically to ``path`` and the HTML page beside it
+        (``report.html``; ``report.md`` -> ``report.html``).  Returns the Markdown path."""
         path = Path(path)
         write_text(path, self.to_markdown(base=path.parent))
-        if "html" in RENDERERS:
-            write_text(path.with_suffix(".html") if path.stem == "report" else path.parent / "report.html",
-                       self.to_html())
+        _load_html_renderer()
+        write_text(path.with_suffix(".html") if path.stem == "report" else path.parent / "report.html",
+                   self.to_html(base=path.parent))
         return path
+
+
+def _load_html_renderer() -> None:
+    """Register the HTML renderer (imported on first use: the viewer assets are read then)."""
+    if "html" not in RENDERERS:
+        from . import html_report  # noqa: F401  (registers RENDERERS["html"])
 
 
 def _md_table(d: dict, base) -> list[str]:
@@ -170,4 +191,5 @@ _MD = {
     "figure": _md_figure,
     "list": lambda d, base: [f"- {i}" for i in d["items"]],
     "code": lambda d, base: [f"```{d['language']}", d["text"], "```"],
+    "interactive": lambda d, base: [f"*Interactive figure in report.html: {d['caption'] or d['spec']['title']}*"],
 }

@@ -12,7 +12,7 @@ import numpy as np
 
 from generators.fileio import to_jsonable, write_json
 
-__all__ = ["PointFit", "ProbeResult"]
+__all__ = ["PointFit", "ProbeResult", "probe_report", "write_probe_report"]
 
 
 @dataclass
@@ -162,6 +162,122 @@ class ProbeResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+    # -------------------------------------------------------------- interactive figures and reports
+    def held_out_rows(self) -> np.ndarray:
+        """Indices (into the probed rows) of the held-out rows that ``arrays`` hold, in
+        order: the seeded split of :func:`nets.probe.train_test_split`, recomputed from
+        ``meta`` (``n_rows``, ``test_fraction``, ``seed``)."""
+        from .metrics import train_test_split
+
+        m = self.meta
+        try:
+            test = train_test_split(int(m["n_rows"]), float(m["test_fraction"]), int(m["seed"]))[1]
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"this result's meta lacks the split ({e}); it was not made by nets.probe.probe") from e
+        if test.size != int(m.get("n_test", test.size)):
+            raise ValueError(f"the recomputed split has {test.size} held-out rows but the probe held out "
+                             f"{m['n_test']}; meta['seed'] is not the probe's seed")
+        return test
+
+    def held_out_prefixes(self, dataset: Any) -> tuple[list[str], np.ndarray | None]:
+        """Each held-out row's prefix (a string, :func:`bayes.interactive.word_labels`)
+        and its probability ``Pr(u)`` (None unless the dataset is probability-weighted),
+        from the :class:`~nets.probe.ProbeDataset` this result was probed on (checked:
+        the rows' weights must match)."""
+        from bayes.interactive import word_labels
+
+        rows = dataset._rows(self.meta.get("positions"))[self.held_out_rows()]
+        w = np.asarray(self.arrays.get("weights", []), dtype=float)
+        dw = dataset.weights[rows]
+        if w.shape != dw.shape or not np.allclose(dw / dw.sum(), w / w.sum(), rtol=1e-6, atol=1e-12):
+            raise ValueError("the dataset's held-out rows do not match this result's (weights differ); pass the "
+                             "ProbeDataset and seed the result was probed with")
+        probs = None
+        if dataset.meta.get("weighting") == "probability":  # each prefix length carries weight 1 before normalizing
+            probs = dw * len(dataset.meta.get("prefix_lengths") or [0])
+        return word_labels(dataset.prefixes[rows]), probs
+
+    def plot_interactive(self, *, dataset: Any = None, checkpoints: Any = None, max_points: int = 4000,
+                         seed: int = 0):
+        """The true geometry beside the probe's projection (linked 3-D views, hover with
+        prefix, probability and belief when ``dataset`` is given) and the fit by layer with
+        the controls and the verdict; ``checkpoints`` (see :mod:`nets.interactive`) add a
+        slider over training steps.  Returns a :class:`bayes.interactive.InteractiveFigure`
+        (inline in Jupyter; ``.save("x.html")`` for a standalone page)."""
+        from bayes.interactive import InteractiveFigure
+
+        from ..interactive import probe_figure_spec
+
+        labels, probs = self.held_out_prefixes(dataset) if dataset is not None else (None, None)
+        return InteractiveFigure(probe_figure_spec(self, labels=labels, probs=probs, checkpoints=checkpoints,
+                                                   max_points=max_points, seed=seed))
+
+    def report_section(self, report: Any, *, figures: tuple | None = None, dataset: Any = None,
+                       checkpoints: Any = None, heading: str | None = None, level: int = 2) -> None:
+        """Append this result to a :class:`nets.document.Report`: the verdict and its
+        reasons, the table of points with the controls, the geometry and the fit by layer
+        (``figures = (geometry_png, by_layer_png)`` as static images with interactive
+        specs; without, interactive blocks only), and the geometry numbers."""
+        from ..interactive import fit_by_layer_spec, geometry_spec
+
+        if heading:
+            report.section(heading, level)
+        h = self.points[self.headline]
+        report.text(f"**Verdict: {self.verdict.upper()}** -- headline point `{self.headline}`: held-out R² "
+                    f"{h.r2:.4f}, RMSE {h.rmse:.4g}.")
+        report.bullets(self.reasons)
+        report.table(["point", "dim", "rank", "R²", "cos R²", "RMSE", "shuffled RMSE", "untrained RMSE", "pca95"],
+                     [[p.name, p.dim, p.rank, p.r2, p.test["cos_r2"], p.rmse, p.shuffled["rmse"],
+                       (p.untrained or {}).get("rmse"), p.pca95] for p in self.points.values()])
+        mk = self.baselines.get("markov")
+        if mk:
+            report.text(f"Markov-{mk['order']} baseline ({mk['n_states']} states) -> beliefs: R² {mk['r2']:.4f}, "
+                        f"RMSE {mk['rmse']:.4g}.")
+        labels, probs = self.held_out_prefixes(dataset) if dataset is not None else (None, None)
+        geo = geometry_spec(self, labels=labels, probs=probs, checkpoints=checkpoints)
+        fit = fit_by_layer_spec(self)
+        cap = ("True beliefs (left) and the probe's projection of held-out activations (right)",
+               "Held-out fit by probe point with the controls")
+        if figures is not None:
+            report.figure(figures[0], cap[0], interactive=geo)
+            report.figure(figures[1], cap[1], interactive=fit)
+        else:
+            report.interactive(geo, cap[0])
+            report.interactive(fit, cap[1])
+        if self.geometry:
+            report.text("Geometry: " + ", ".join(f"{k} = {_g(v)}" for k, v in self.geometry.items()))
+
+    def to_report(self, title: str | None = None, **section_options: Any):
+        """A :class:`nets.document.Report` of this result (:meth:`report_section`)."""
+        from ..document import Report
+
+        meta = self.meta
+        rep = Report(title or f"Probe of {meta.get('process', 'a process')} [{meta.get('representation', '')}]")
+        self.report_section(rep, **section_options)
+        return rep
+
+
+def probe_report(results: Mapping[str, "ProbeResult"], *, figures: Mapping[str, tuple] | None = None,
+                 dataset: Any = None, title: str | None = None):
+    """One :class:`nets.document.Report` of several results (e.g. one per representation,
+    as ``qbelief probe --representation both`` makes), a section each."""
+    from ..document import Report
+
+    first = next(iter(results.values()))
+    rep = Report(title or f"Probe of {first.meta.get('process', 'a process')}")
+    for name, r in results.items():
+        r.report_section(rep, figures=(figures or {}).get(name), dataset=dataset,
+                         heading=f"{name} beliefs" if len(results) > 1 else None)
+    return rep
+
+
+def write_probe_report(results: Mapping[str, "ProbeResult"], out: str | os.PathLike, **options: Any):
+    """Write :func:`probe_report` as ``report.md`` and ``report.html`` into the folder
+    ``out``; returns the Markdown path."""
+    from pathlib import Path
+
+    return probe_report(results, **options).write(Path(out) / "report.md")
 
 
 _NULLABLE_FLOATS = {"r2", "cos_r2", "mse", "rmse", "dist_r2_beliefs", "dist_r2_next", "dist_r2_beliefs_raw",
