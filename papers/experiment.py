@@ -18,7 +18,7 @@ The base class owns everything else: output folders, hardware description, singl
 BLAS, staged resume (each run's training checkpoints under ``runs/<key>/`` and its
 analysis under ``stages/<key>.json``: an interrupted experiment continues where it
 stopped, ``--fresh`` starts over), pooling over seeds, ``results.json`` and
-``RESULTS.md`` (plus ``report.html`` when the HTML renderer is available), and the
+``RESULTS.md`` and ``report.html`` (the same Report rendered to Markdown and HTML), and the
 command line (``python -m papers.<name> --quick|--full|--tiny [--seeds N] [--protocol
 ours|paper|both] [--out DIR] [--fresh] [--quiet]``, also ``qbelief paper <name>``).
 """
