@@ -19,6 +19,8 @@ The only package of qbelief that imports torch.
 - :mod:`nets.export` — to and from TransformerLens; weights as safetensors + config.json
   (:mod:`nets.tensorfile` reads and writes safetensors without the package).
 - :mod:`nets.attention` — attention by distance and its decay per head.
+- :mod:`nets.discovery` — :func:`discover_geometry`: belief geometry found from
+  activations and tokens alone, as a GHMM, without a known generator.
 """
 
 from . import data, distributed, models, train  # noqa: F401
@@ -54,3 +56,8 @@ __all__ += [
     "compare_representations", "default_probe_points", "AttentionReport", "HeadDecay", "attention_analysis",
     "fit_decay",
 ]
+
+# ---- belief geometry without a known generator (nets.discovery) ----
+from .discovery import DiscoveryResult, discover_geometry  # noqa: E402
+
+__all__ += ["discover_geometry", "DiscoveryResult"]
