@@ -410,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(mode="quick")
     s.add_argument("--out", default=None, help="output folder (default papers/NAME/results/MODE)")
     s.set_defaults(func=cmd_paper)
+
+    # ---- discover: belief geometry without a known generator (nets.discovery.cli) ----
+    from .discovery.cli import add_discover_command
+
+    add_discover_command(sub)
+    # ---- end discover ----
     return p
 
 

@@ -33,7 +33,7 @@ from generators.nonnegativity import NonnegativityResult
 __all__ = ["DiscoveryResult", "DEFAULT_THRESHOLDS", "FOUND", "NOT_FOUND"]
 
 #: verdict thresholds (module docstring)
-DEFAULT_THRESHOLDS = {"z": 3.0, "update_residual": 0.1, "filter_residual": 0.1, "gain_ratio": 0.98}
+DEFAULT_THRESHOLDS = {"z": 3.0, "update_residual": 0.1, "filter_residual": 0.1, "gain_ratio": 0.99}
 FOUND, NOT_FOUND = "belief geometry", "no belief geometry"
 
 
