@@ -94,7 +94,8 @@ def discover_geometry(activations: Any, tokens: Any, dim: int | str = "auto", *,
     P, g, kept = _candidate(sub.whiten(train.acts), sub, train, n, refine)
     g.name = f"discovered(dim={n}, point={data.point})"
     ev = _evaluate(g, sub.whiten(test.acts) @ P, train, test)
-    learned, wd, notes = _compare(train, test, g, ev, rng) if compare else (None, None, [])
+    disc = ev.pop("sequence_losses")
+    learned, wd, notes = _compare(train, test, g, disc, ev, rng) if compare else (None, None, [])
     meta = {"n_sequences": int(data.acts.shape[0]), "positions": int(data.acts.shape[1]),
             "width": int(data.acts.shape[2]), "alphabet_size": data.V, "bos": data.bos, "future_length": l,
             "n_train": int(train_idx.size), "n_test": int(test_idx.size), "word_length": WORD_LENGTH,
@@ -182,15 +183,15 @@ def _evaluate(g, Z: np.ndarray, train: DiscoveryData, test: DiscoveryData) -> di
             "errors": {"unigram_minus_discovered": se_gain, "discovered_minus_learned": None},
             "update_residual": update_residual(g, e0, x, e1),
             "filter_residual": filter_residual(g, test.symbols, Z, test.seen_offset),
-            "floored": floored, "_disc": disc}
+            "floored": floored, "sequence_losses": disc}
 
 
-def _compare(train: DiscoveryData, test: DiscoveryData, g, ev: dict, rng: np.random.Generator):
-    """:func:`generators.learn_ghmm` on the training symbols, scored like ``g``; fills
-    ``ev``'s ``learned`` entries and returns ``(learned, word distance, warnings)``."""
+def _compare(train: DiscoveryData, test: DiscoveryData, g, disc: np.ndarray, ev: dict, rng: np.random.Generator):
+    """:func:`generators.learn_ghmm` on the training symbols, scored like ``g`` (whose test
+    sequence losses are ``disc``); fills ``ev``'s ``learned`` entries and returns
+    ``(learned, word distance, warnings)``."""
     from generators import learn_ghmm
 
-    disc = ev.pop("_disc")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         learned = learn_ghmm(train.symbols, seed=int(rng.integers(2**31)), alphabet_size=train.V)
