@@ -22,6 +22,8 @@ The only package of qbelief that imports torch.
 - :mod:`nets.represented` — :func:`what_is_represented`: which points hold the belief, the
   next token, the next k tokens and the belief beyond the next token; the horizon at
   which the future determines the belief.
+- :mod:`nets.discovery` — :func:`discover_geometry`: belief geometry found from
+  activations and tokens alone, as a GHMM, without a known generator.
 """
 
 from . import data, distributed, models, train  # noqa: F401
@@ -58,3 +60,8 @@ __all__ += [
     "compare_representations", "default_probe_points", "AttentionReport", "HeadDecay", "attention_analysis",
     "fit_decay", "what_is_represented", "RepresentedResult", "belief_horizon",
 ]
+
+# ---- belief geometry without a known generator (nets.discovery) ----
+from .discovery import DiscoveryResult, discover_geometry  # noqa: E402
+
+__all__ += ["discover_geometry", "DiscoveryResult"]

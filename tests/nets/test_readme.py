@@ -112,11 +112,6 @@ def test_learn_snippet_and_command(tmp_path, monkeypatch, capsys):
 
 
 def test_discover_geometry_snippet(tmp_path, monkeypatch, capsys):
-    import importlib.util
-
-    if importlib.util.find_spec("nets.discovery") is None:
-        pytest.skip("nets.discovery (issue 13 part 3, another branch) has not landed; the snippet is written "
-                    "from its agreed API and is checked once it does")
     monkeypatch.chdir(tmp_path)
     out = _run_python("discover", capsys)
     assert out[0] == "3"
