@@ -7,8 +7,10 @@ pyproject.toml: ``name = "module:main"``), so the library never imports the appl
 ``mess3:x=0.15,a=0.6``), products (``mess3*bloch_walk``) or paths to generator files
 (``.toml``, ``.json``, ``.py``; see :mod:`generators.io`).
 
-Errors in the user's input print one line (``qbelief: error: ...``) and exit with
-status 2; ``--debug`` shows the traceback instead.  Heavy imports (torch, matplotlib)
+Errors in the user's input, its files and the machine's resources print one line
+(``qbelief: error: ...``) and exit with status 2; ``--debug`` shows the traceback instead.
+Every argument and output path is checked before any work (:mod:`nets.cli_checks`);
+warnings print as ``qbelief: warning: ...`` lines.  Heavy imports (torch, matplotlib)
 happen inside the subcommands that need them.
 """
 
@@ -23,14 +25,12 @@ import numpy as np
 
 from generators.fileio import atomic_path, write_json
 
+from .cli_checks import CLIError, OneLineParser, apply_argument_types, check_outputs, error_line, one_line_warnings
+
 __all__ = ["main", "resolve_process", "CLIError", "experiments", "EXPERIMENTS"]
 
 #: the entry-point group of the experiments ``qbelief paper NAME`` runs
 EXPERIMENTS = "qbelief.experiments"
-
-
-class CLIError(ValueError):
-    """A problem with the command line's input, reported as one line."""
 
 
 def resolve_process(spec: str):
@@ -124,15 +124,17 @@ def cmd_train(args) -> int:
 
     cfg = _train_config(args)
     out = Path(cfg.out_dir)
-    if args.resume and not (out / "checkpoint.pt").is_file():
-        raise CLIError(f"--resume: {out} has no checkpoint.pt to resume from")
     if args.nproc > 1:
+        from . import rundir
         from .distributed import launch
 
-        proc = launch(cfg, args.nproc, resume=args.resume)
+        if not args.resume and not args.overwrite and rundir.holds_run(out):  # before starting torchrun
+            raise CLIError(f"{out} already holds a run; continue it with --resume, replace it with --overwrite, "
+                           "or choose another --out")
+        proc = launch(cfg, args.nproc, resume=args.resume, overwrite=args.overwrite)
         print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "done")
     else:
-        res = train(cfg, resume=args.resume)
+        res = train(cfg, resume=args.resume, overwrite=args.overwrite)
         rel = f"{res.final_relative:.4f}" if res.final_relative is not None else "-"
         print(f"trained {res.steps_done} steps: loss {res.final_loss:.5f} nats, relative to optimum {rel}"
               + (f"; exact validation loss {res.val_loss:.5f} ({res.val_relative:.4f} x optimum)"
@@ -217,26 +219,19 @@ def cmd_paper(args) -> int:
 
 
 def _train_config(args):
-    """TrainConfig from defaults < the resumed run's config < --config TOML < explicit flags;
-    process from PROCESS.  Model fields may be flat or in a ``[model]`` table."""
-    import tomllib
-
+    """TrainConfig from defaults < the resumed checkpoint's config < --config TOML < explicit
+    flags; process from PROCESS (on --resume, the checkpoint's when PROCESS is not given).
+    Model fields may be flat or in a ``[model]`` table."""
     from .train import TrainConfig
 
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues the run in --out and --overwrite replaces it: give one")
     values: dict = {}
-    saved = Path(args.out) / "config.json"
-    if args.resume and saved.is_file():  # a resumed run starts from its own saved options
-        values.update({k: v for k, v in json.loads(saved.read_text()).items() if k not in ("process", "out_dir")})
+    stored = _resumed_config(Path(args.out)) if args.resume else None
+    if stored is not None:  # a resumed run starts from the options its checkpoint was trained with
+        values.update({k: v for k, v in stored.items() if k not in ("out_dir", "quiet")})
     if args.config:
-        p = Path(args.config)
-        if not p.is_file():
-            raise CLIError(f"config file {p} does not exist")
-        try:
-            raw = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise CLIError(f"{p}: not valid TOML: {e}") from None
-        for k, v in raw.items():  # allow [model], [optimizer], ... tables: flatten them
-            values.update(v if isinstance(v, dict) else {k: v})
+        values.update(_read_config_file(Path(args.config)))
     bad = sorted(set(values) - set(TrainConfig.keys()))
     if bad:
         raise CLIError(f"unknown config key(s) {bad}; valid: {', '.join(sorted(TrainConfig.keys()))}")
@@ -245,23 +240,60 @@ def _train_config(args):
         values["kind"] = args.model
         if isinstance(values.get("model"), str):
             values["model"] = args.model
-    values["process"] = args.process.strip()  # a file is read once and stored as its table (nets.config)
+    if args.process is not None:
+        values["process"] = args.process.strip()  # a file is read once and stored as its table (nets.config)
+    elif stored is None:
+        raise CLIError("train needs a PROCESS (a library spec such as mess3, or a generator file)")
     values["out_dir"] = args.out
     if args.quiet:
         values["quiet"] = True
     return TrainConfig.from_dict(values)
 
 
+def _resumed_config(out: Path) -> dict:
+    """The config stored in the checkpoint --resume will continue (checked like every load)."""
+    import warnings
+
+    from . import rundir
+    from .checkpoint import open_run
+
+    if not any(p.exists() for p in rundir.candidates(out)):
+        hint = (" (it holds the config of a run killed before its first checkpoint: start it afresh with "
+                "--overwrite)" if (out / rundir.CONFIG).exists() else "")
+        raise CLIError(f"--resume: {out} has no checkpoint to resume from{hint}")
+    with warnings.catch_warnings():  # training opens the run again and warns then
+        warnings.simplefilter("ignore")
+        ckpt, _, _ = open_run(out)
+    return ckpt["config"]
+
+
+def _read_config_file(p: Path) -> dict:
+    """The options of a ``--config`` TOML file, its tables (``[model]``, ``[optim]``...) flattened."""
+    import tomllib
+
+    if not p.is_file():
+        raise CLIError(f"config file {p} does not exist" if not p.exists() else f"config file {p} is not a file")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise CLIError(f"{p}: not a UTF-8 text file (byte {e.start}); a TOML file is needed") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CLIError(f"{p}: not valid TOML: {e}") from None
+    values: dict = {}
+    for k, v in raw.items():  # allow [model], [optimizer], ... tables: flatten them
+        values.update(v if isinstance(v, dict) else {k: v})
+    return values
+
+
 def _load_run(run_dir: str):
-    from .train import load_model
+    """``(model, config, generator, run directory)`` of a run's newest intact checkpoint, after
+    every check of :func:`nets.checkpoint.open_run` (checksums, entries, config.json); the
+    stored process is a spec or a table, never code that runs."""
+    from .checkpoint import build_checked_model, open_run
 
     run = Path(run_dir)
-    if not run.is_dir():
-        raise CLIError(f"run directory {run} does not exist")
-    ckpt = run / "checkpoint.pt"
-    if not ckpt.is_file():
-        raise CLIError(f"{run} is not a run directory: no checkpoint.pt (train with `qbelief train ... --out {run}`)")
-    model, cfg = load_model(ckpt)
+    ckpt, path, cfg = open_run(run)
+    model = build_checked_model(ckpt, cfg, path).eval()
     return model, cfg, cfg.generator(), run
 
 
@@ -284,8 +316,9 @@ def _add_train_flags(s: argparse.ArgumentParser) -> None:
             g.add_argument(flag, dest=f"cfg_{f.name}", action=argparse.BooleanOptionalAction, default=None,
                            help=f"(default {default})")
         elif isinstance(default, tuple):
-            g.add_argument(flag, dest=f"cfg_{f.name}", type=float, nargs=len(default), default=None,
-                           help=f"(default {' '.join(map(str, default))})")
+            g.add_argument(flag, dest=f"cfg_{f.name}", type=type(default[0]) if default else int,
+                           nargs=len(default) if default else "+", default=None,
+                           help=f"(default {' '.join(map(str, default)) or 'none'})")
         else:
             typ = type(default) if default is not None else _none_type(f.name)
             g.add_argument(flag, dest=f"cfg_{f.name}", type=typ, default=None, help=f"(default {default})")
@@ -293,7 +326,7 @@ def _add_train_flags(s: argparse.ArgumentParser) -> None:
 
 def _none_type(name: str):
     return {"d_head": int, "d_embed": int, "grad_clip": float, "max_time_s": float, "num_threads": int,
-            "weight_decay": float}.get(name, str)
+            "weight_decay": float, "max_beliefs": int}.get(name, str)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -321,11 +354,11 @@ def _estimate(x) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="less output, no progress bars")
-    p = argparse.ArgumentParser(prog="qbelief", description=__doc__.split("\n\n")[0], parents=[common])
+    p = OneLineParser(prog="qbelief", description=__doc__.split("\n\n")[0], parents=[common])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add = sub.add_parser
     sub.add_parser = lambda *a, **k: _add(*a, parents=[common], **k)  # --debug/--quiet after the command too
@@ -351,11 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_beliefs)
 
     s = sub.add_parser("train", help="train a transformer or RNN on a process")
-    s.add_argument("process")
+    s.add_argument("process", nargs="?", default=None, help="library spec or generator file (with --resume: "
+                   "optional, the run's own)")
     s.add_argument("--model", choices=["transformer", "lstm", "gru", "rnn"], default=None)
     s.add_argument("--config", help="TOML file of training options (flags override it)")
     s.add_argument("--out", required=True, help="run directory (checkpoints, metrics, config)")
     s.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint")
+    s.add_argument("--overwrite", action="store_true", help="replace the run that --out already holds")
     s.add_argument("--nproc", type=int, default=1, help="data-parallel processes via torchrun (default 1)")
     _add_train_flags(s)
     s.set_defaults(func=cmd_train)
@@ -390,25 +425,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(mode="quick")
     s.add_argument("--out", default=None, help="output folder (default papers/NAME/results/MODE)")
     s.set_defaults(func=cmd_paper)
+    apply_argument_types(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, 1 internal error, 2 bad input,
+    130 interrupted, 141 output closed early)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a one-line parse error (already printed)
+        return e.code if isinstance(e.code, int) else 2
     args.debug = getattr(args, "debug", False)
     args.quiet = getattr(args, "quiet", False)
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
-        if args.debug:
-            raise
-        msg = str(e).strip().strip('"') or type(e).__name__
-        print(f"qbelief: error: {msg.splitlines()[0]}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("qbelief: interrupted", file=sys.stderr)
-        return 130
+    with one_line_warnings():
+        try:
+            check_outputs(args)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return status
+        except KeyboardInterrupt:
+            print("qbelief: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            from .cli_checks import quiet_broken_pipe
+
+            return quiet_broken_pipe()
+        except Exception as e:
+            if args.debug:
+                raise
+            line, status = error_line(e)
+            print(line, file=sys.stderr)
+            return status
 
 
 if __name__ == "__main__":

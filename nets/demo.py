@@ -133,7 +133,7 @@ def _training_section(q, opts: dict, out: Path, quiet: bool, say):
     from .train import train
 
     say("== 3. training a transformer with exact next-symbol targets")
-    res = train(dict(opts, process=q, out_dir=str(out / "run"), quiet=quiet))
+    res = train(dict(opts, process=q, out_dir=str(out / "run"), quiet=quiet), overwrite=True)
     tr = {"steps": res.steps_done, "tokens": int(res.history[-1]["tokens"]) if res.history else 0,
           "seconds": float(res.timing.get("total_s", res.history[-1]["time_s"] if res.history else 0.0)),
           "final_relative": res.final_relative, "val_loss_nats": res.val_loss, "val_relative": res.val_relative,

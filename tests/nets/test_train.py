@@ -181,7 +181,7 @@ def test_generator_object_and_config_roundtrip(tmp_path):
     json.dumps(d)
     assert TrainConfig.from_dict(d).to_dict() == d
     a = train(cfg)
-    b = train(TrainConfig.from_dict(d), resume=False)
+    b = train(TrainConfig.from_dict(d), resume=False, overwrite=True)  # the same directory: replaced
     assert losses(a.history) == losses(b.history)
 
 
