@@ -45,7 +45,8 @@ from .models import ActivationModel, ModelConfig, build_model
 from .rundir import CheckpointError, RunDirError, RunMismatchError
 
 __all__ = ["CHECKPOINT_FORMAT", "RESUMABLE_CHANGES", "save_checkpoint", "load_checkpoint", "open_run", "load_model",
-           "check_resumable", "check_run_config", "rng_state", "set_rng_state"]
+           "stored_config", "check_weights", "build_checked_model", "check_resumable", "check_run_config",
+           "rng_state", "set_rng_state"]
 
 CHECKPOINT_FORMAT = "qbelief.nets.checkpoint/1"
 #: fields that may differ between a checkpoint's config and the config resuming it
@@ -123,6 +124,7 @@ def open_run(out: str | os.PathLike, map_location: Any = "cpu", *, check_config:
         try:
             ckpt = load_checkpoint(path, map_location)
             cfg = stored_config(ckpt, path)
+            check_weights(ckpt, cfg, path)
         except CheckpointError as e:
             errors.append(str(e))
             continue
@@ -177,7 +179,7 @@ def check_run_config(out: str | os.PathLike, cfg: TrainConfig, path: str | os.Pa
     diff = _config_diff(written.to_dict(), cfg.to_dict())
     if diff:
         k = diff[0]
-        a, b = _jsonable(written.to_dict()).get(k), _jsonable(cfg.to_dict()).get(k)
+        a, b = _flat(written.to_dict()).get(k), _flat(cfg.to_dict()).get(k)
         raise RunMismatchError(f"{out} mixes two runs: {rundir.CONFIG} has {k}={_short(a)} but {Path(path).name} "
                                f"(step {step}) was trained with {k}={_short(b)} (differing: {', '.join(diff)}); "
                                f"retrain with --overwrite, or restore the matching files")
@@ -198,9 +200,9 @@ def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[Acti
     return build_checked_model(ckpt, cfg, path).to(map_location).eval(), cfg
 
 
-def build_checked_model(ckpt: dict, cfg: TrainConfig, path: str | os.PathLike) -> ActivationModel:
-    """The model of ``cfg`` with the checkpoint's weights; :class:`CheckpointError` unless
-    every weight is there with its shape (checked on the meta device before allocating)."""
+def check_weights(ckpt: dict, cfg: TrainConfig, path: str | os.PathLike) -> None:
+    """:class:`CheckpointError` unless the checkpoint has every weight of ``cfg``'s model
+    with its shape, and no other (compared on the meta device: nothing allocated)."""
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in build_model(cfg.model).state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
@@ -208,6 +210,11 @@ def build_checked_model(ckpt: dict, cfg: TrainConfig, path: str | os.PathLike) -
         k = sorted(set(shapes) ^ set(stored)) or [k for k in shapes if shapes[k] != stored[k]]
         raise CheckpointError(f"{path} is damaged: its weights do not fit its model config (first difference: "
                               f"{k[0]!r}: model {shapes.get(k[0])}, stored {stored.get(k[0])})")
+
+
+def build_checked_model(ckpt: dict, cfg: TrainConfig, path: str | os.PathLike) -> ActivationModel:
+    """The model of ``cfg`` with the checkpoint's weights (:func:`check_weights` first)."""
+    check_weights(ckpt, cfg, path)
     model = build_model(cfg.model)
     model.load_state_dict(ckpt["model"])
     return model
@@ -221,8 +228,8 @@ def check_resumable(cfg: TrainConfig, stored: dict) -> None:
     diff = _config_diff(now, then)
     if diff:
         k = diff[0]
-        raise ValueError(f"cannot resume: the checkpoint was trained with {k}={_short(_jsonable(then).get(k))} but "
-                         f"the config has {k}={_short(_jsonable(now).get(k))} (differing fields: {diff}); only "
+        raise ValueError(f"cannot resume: the checkpoint was trained with {k}={_short(_flat(then).get(k))} but "
+                         f"the config has {k}={_short(_flat(now).get(k))} (differing fields: {diff}); only "
                          f"{sorted(RESUMABLE_CHANGES)} may change")
 
 
@@ -302,10 +309,19 @@ def _jsonable(d: dict) -> dict:
     return json.loads(json.dumps(d))
 
 
+def _flat(d: dict) -> dict:
+    """A config dict in JSON form with the model's fields as ``model.<field>``."""
+    d = _jsonable(d)
+    model = d.pop("model", None)
+    return {**d, **({f"model.{k}": v for k, v in model.items()} if isinstance(model, dict) else {"model": model})}
+
+
 def _config_diff(a: dict, b: dict) -> list[str]:
-    """Fields (outside :data:`RESUMABLE_CHANGES`) where two config dicts differ, in JSON form."""
-    a, b = _jsonable(a), _jsonable(b)
-    return sorted(k for k in set(a) | set(b) if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k))
+    """Fields (outside :data:`RESUMABLE_CHANGES`) where two config dicts differ, in JSON form,
+    the process first."""
+    a, b = _flat(a), _flat(b)
+    diff = [k for k in set(a) | set(b) if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k)]
+    return sorted(diff, key=lambda k: (k != "process", k))
 
 
 def _short(v: Any, n: int = 60) -> str:

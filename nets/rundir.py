@@ -213,14 +213,21 @@ def commit_checkpoint(out: str | os.PathLike, staged: str | os.PathLike) -> Path
     """Make the complete file ``staged`` the run's ``checkpoint.pt``, keeping the one before
     as ``checkpoint.prev.pt``; each with its checksum.  Returns the new ``checkpoint.pt``.
 
-    Order (every step an atomic rename, so a kill leaves whole files): latest checksum ->
-    prev checksum, latest -> prev, new checksum, staged -> latest.
+    Order (every step an atomic rename, so a kill leaves whole files): the latest's
+    checksum as prev's, latest -> prev, the new checksum, staged -> latest.
     """
     out, staged = Path(out), Path(staged)
     digest = _sha256_file(staged)
     latest, prev = out / CHECKPOINT, out / PREVIOUS
     if latest.exists():
-        _move(checksum_path(latest), checksum_path(prev))
+        try:
+            old = read_checksum(latest)
+        except CheckpointError:  # a damaged checksum file: prev will be read unverified
+            old = None
+        if old is None:
+            checksum_path(prev).unlink(missing_ok=True)
+        else:
+            _write_checksum(prev, old)  # the file names itself: `sha256sum -c` checks the right file
         os.replace(latest, prev)
     _write_checksum(latest, digest)
     os.replace(staged, latest)
