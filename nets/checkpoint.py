@@ -203,6 +203,12 @@ def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[Acti
 def check_weights(ckpt: dict, cfg: TrainConfig, path: str | os.PathLike) -> None:
     """:class:`CheckpointError` unless the checkpoint has every weight of ``cfg``'s model
     with its shape, and no other (compared on the meta device: nothing allocated)."""
+    from .budget import TrainingTooLargeError, check_model_memory
+
+    try:
+        check_model_memory(cfg.model, f"{path} (damaged?)")  # before building even on the meta device
+    except TrainingTooLargeError as e:
+        raise CheckpointError(str(e)) from None
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in build_model(cfg.model).state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in ckpt["model"].items()}

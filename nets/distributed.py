@@ -225,6 +225,8 @@ def failure_cause(output: str) -> str:
     exc = re.compile(r"^(\[[^\]]*\]:?\s*)?([A-Za-z_][\w.]*(Error|Exception|Interrupt)):\s*(.*)$")
     for ln in reversed(lines):
         m = exc.match(ln)
-        if m:
+        if m and not m.group(2).endswith("ChildFailedError"):  # torchrun's own summary names no cause
             return f"{m.group(2)}: {m.group(4)}".strip()
-    return lines[-1] if lines else "no output (killed?)"
+    codes = re.findall(r"exitcode\s*:\s*(-?\d+)", output)
+    return (f"a process exited with code {codes[-1]} without saying why" if codes else
+            lines[-1] if lines else "no output (killed?)")

@@ -138,6 +138,7 @@ def run_lock(out: str | os.PathLike) -> Iterator[Path]:
     import fcntl
 
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -152,7 +153,13 @@ def run_lock(out: str | os.PathLike) -> Iterator[Path]:
                                "for it to finish or choose another --out") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield path
+        try:
+            yield path
+        except BaseException:
+            if created and os.listdir(out) == [LOCK]:  # a run refused before it wrote anything leaves nothing
+                path.unlink()
+                out.rmdir()
+            raise
     finally:
         os.close(fd)  # closing the descriptor releases the flock
 
