@@ -32,7 +32,8 @@ from generators.fileio import write_json
 from generators.validation import check_int
 
 __all__ = ["DistInfo", "check_device", "resolve_device", "setup", "shard_bounds", "average_gradients",
-           "all_reduce_mean", "broadcast_parameters", "broadcast_object", "barrier", "teardown", "launch", "LaunchError"]
+           "all_reduce_mean", "broadcast_parameters", "broadcast_object", "barrier", "teardown", "launch", "LaunchError",
+           "failure_cause"]
 
 
 class LaunchError(RuntimeError):

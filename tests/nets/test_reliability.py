@@ -278,7 +278,10 @@ def test_kill_9_during_checkpoint_writes_loses_nothing(tmp_path):
         p.wait()
         from nets.checkpoint import open_run
 
-        ckpt, path, _ = open_run(out)  # loads (a warning if the latest was being replaced)
+        with __import__("warnings").catch_warnings(record=True) as w:
+            __import__("warnings").simplefilter("always")
+            ckpt, path, _ = open_run(out)  # loads (a one-line warning if the latest was being replaced)
+        assert all(issubclass(x.category, rundir.RunWarning) and "\n" not in str(x.message) for x in w)
         assert ckpt["step"] >= 1 and ckpt["config"]["process"] == "mess3"
     rc, out_text, err = cli("train", "--out", out, "--resume", "--steps", str(ckpt["step"] + 3))
     assert rc == 0, err
