@@ -59,8 +59,12 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
 
     Returns the numbers of the report as a dict.
     """
+    from generators.validation import check_real
+
     from .report import markdown_table
 
+    if seconds is not None:  # checked before any work
+        seconds = check_real(seconds, "seconds", minimum=0.0, min_open=True)
     t_start = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

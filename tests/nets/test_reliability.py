@@ -332,6 +332,15 @@ def test_flags_are_checked_before_any_work(fresh_run, tmp_path, monkeypatch, arg
     assert sorted(os.listdir(tmp_path)) == ["run"]  # nothing written (in the working directory either)
 
 
+def test_demo_checks_its_time_budget_before_any_work(tmp_path):
+    from nets.demo import run_demo
+
+    for bad in (-1.0, float("nan"), 0.0, "10"):
+        with pytest.raises(ValueError, match="seconds must be a finite real number > 0"):
+            run_demo(tmp_path / "demo", seconds=bad)
+    assert not (tmp_path / "demo").exists()
+
+
 def test_output_paths_that_cannot_be_written(tmp_path, monkeypatch):
     f = tmp_path / "afile"
     f.write_text("x")
