@@ -171,6 +171,7 @@ def remove_stale(out: str | os.PathLike) -> list[Path]:
     for name in (CONFIG, METRICS, CHECKPOINT, PREVIOUS, CONFIG + ".sha256", CHECKPOINT + ".sha256",
                  PREVIOUS + ".sha256"):
         removed += remove_stale_temporaries(out / name)
+    removed += remove_stale_temporaries(staged_path(out))  # the staged checkpoint's own temporary
     if (out / KEPT_DIR).is_dir():
         removed += remove_stale_temporaries(out / KEPT_DIR / "step_*.pt")
         removed += remove_stale_temporaries(out / KEPT_DIR / "step_*.pt.sha256")

@@ -221,7 +221,10 @@ def test_stale_temporaries_are_removed_under_the_lock(reference, tmp_path):
     out = tmp_path / "run"
     __import__("shutil").copytree(reference[0], out)
     stale = [out / ".checkpoint.pt.abc123.tmp.pt", out / ".checkpoint.pt.staged.tmp.pt",
-             out / ".metrics.jsonl.x1.tmp.jsonl", out / ".checkpoint.pt.sha256.q.tmp.sha256"]
+             out / ".metrics.jsonl.x1.tmp.jsonl", out / ".checkpoint.pt.sha256.q.tmp.sha256",
+             out / "..checkpoint.pt.staged.tmp.pt.9tu05tbx.tmp.pt", out / ".config.json.k2.tmp.json"]
+    (out / "checkpoints").mkdir()
+    stale.append(out / "checkpoints" / ".step_3.pt.zz.tmp.pt")
     for p in stale:
         p.write_bytes(b"partial")
     keep = out / "notes.txt"
