@@ -258,13 +258,24 @@ def _resumed_config(out: Path) -> dict:
     from .checkpoint import open_run
 
     if not any(p.exists() for p in rundir.candidates(out)):
-        hint = (" (it holds the config of a run killed before its first checkpoint: start it afresh with "
-                "--overwrite)" if (out / rundir.CONFIG).exists() else "")
-        raise CLIError(f"--resume: {out} has no checkpoint to resume from{hint}")
+        if (out / rundir.CONFIG).is_file():  # killed before its first checkpoint: it restarts from step 0
+            return _run_config_json(out / rundir.CONFIG)
+        raise CLIError(f"--resume: {out} has no checkpoint to resume from")
     with warnings.catch_warnings():  # training opens the run again and warns then
         warnings.simplefilter("ignore")
         ckpt, _, _ = open_run(out)
     return ckpt["config"]
+
+
+def _run_config_json(p: Path) -> dict:
+    """A run's ``config.json`` (its process never executed: read as a stored config)."""
+    from .train import TrainConfig
+
+    try:
+        return TrainConfig.from_dict(json.loads(p.read_text(encoding="utf-8")), stored=True).to_dict()
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CLIError(f"{p} cannot be read ({e}) and there is no checkpoint to resume from; start afresh with "
+                       "--overwrite") from None
 
 
 def _read_config_file(p: Path) -> dict:
