@@ -8,15 +8,16 @@ pyproject.toml: ``name = "module:main"``), so the library never imports the appl
 ``mess3:x=0.15,a=0.6``), products (``mess3*bloch_walk``) or paths to generator files
 (``.toml``, ``.json``, ``.py``; see :mod:`generators.io`).
 
-Errors in the user's input print one line (``qbelief: error: ...``) and exit with
-status 2; ``--debug`` shows the traceback instead.  Heavy imports (torch, matplotlib)
+Errors in the user's input, its files and the machine's resources print one line
+(``qbelief: error: ...``) and exit with status 2; ``--debug`` shows the traceback instead.
+Every argument and output path is checked before any work (:mod:`nets.cli_checks`);
+warnings print as ``qbelief: warning: ...`` lines.  Heavy imports (torch, matplotlib)
 happen inside the subcommands that need them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,21 +25,15 @@ import numpy as np
 
 from generators.fileio import atomic_path, write_json
 
+from .cli_checks import CLIError, OneLineParser, apply_argument_types, check_outputs, error_line, one_line_warnings
+from .cli_probe import add_probe_flags, cmd_attention, cmd_probe
+from .cli_train import add_train_flags, cmd_train
+from .data import resolve_process
+
 __all__ = ["main", "resolve_process", "CLIError", "experiments", "EXPERIMENTS"]
 
 #: the entry-point group of the experiments ``qbelief paper NAME`` runs
 EXPERIMENTS = "qbelief.experiments"
-
-
-class CLIError(ValueError):
-    """A problem with the command line's input, reported as one line."""
-
-
-def resolve_process(spec: str):
-    """A generator from a library spec, a product spec or a generator file path."""
-    from generators.io import resolve
-
-    return resolve(spec.strip())
 
 
 # ---------------------------------------------------------------------- subcommands
@@ -120,94 +115,6 @@ def cmd_beliefs(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from .train import train
-
-    cfg = _train_config(args)
-    out = Path(cfg.out_dir)
-    if args.resume and not (out / "checkpoint.pt").is_file():
-        raise CLIError(f"--resume: {out} has no checkpoint.pt to resume from")
-    if args.nproc > 1:
-        from .distributed import launch
-
-        proc = launch(cfg, args.nproc, resume=args.resume)
-        print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "done")
-    else:
-        res = train(cfg, resume=args.resume)
-        rel = f"{res.final_relative:.4f}" if res.final_relative is not None else "-"
-        print(f"trained {res.steps_done} steps: loss {res.final_loss:.5f} nats, relative to optimum {rel}"
-              + (f"; exact validation loss {res.val_loss:.5f} ({res.val_relative:.4f} x optimum)"
-                 if res.val_loss is not None else ""))
-    print(f"run directory: {out} (config.json, metrics.jsonl, checkpoint.pt)")
-    return 0
-
-
-def cmd_probe(args) -> int:
-    """Probe a run directory's model, or saved activations (``--activations FILE``)."""
-    from .probe import ProbeDataset, build_probe_dataset
-
-    reps = ["native", "minimal"] if args.representation == "both" else [args.representation]
-    if args.activations:
-        if args.run_dir:
-            raise CLIError("give a run directory or --activations FILE, not both")
-        if not args.process:
-            raise CLIError("--activations needs --process PROCESS (the process that generated the tokens)")
-        from .tensorfile import load_activation_file
-
-        g = resolve_process(args.process)
-        f = load_activation_file(_existing_file(args.activations, "--activations"),
-                                 None if args.tokens is None else _existing_file(args.tokens, "--tokens"))
-        ds = ProbeDataset.from_sequences(g, f.tokens, f.activations, bos=_file_bos(args.bos, f.tokens, g),
-                                         weights=f.weights, untrained=None if args.no_untrained else f.untrained,
-                                         representations=reps, markov_order=args.markov_order)
-        out = Path(args.out) if args.out else Path(args.activations).resolve().parent
-    else:
-        if not args.run_dir:
-            raise CLIError("give a run directory, or --activations FILE --process PROCESS")
-        if args.tokens or args.process:
-            raise CLIError("--tokens and --process go with --activations; a run directory knows its process")
-        model, cfg, g, run = _load_run(args.run_dir)
-        ds = build_probe_dataset(g, model, context=cfg.context, representations=reps, weighting=args.weighting,
-                                 markov_order=args.markov_order, untrained=None if args.no_untrained else "auto")
-        out = Path(args.out) if args.out else run
-    _write_probe_results({k: ds.probe(k, seed=args.seed) for k in ds.beliefs}, out, ds)
-    return 0
-
-
-def _write_probe_results(results: dict, out: Path, dataset=None) -> None:
-    """``probe[_REP].json``, ``..._geometry.png`` and ``..._by_layer.png`` per representation, the summaries,
-    and ``report.md`` + ``report.html`` (interactive figures) of them all."""
-    from .probe.plots import plot_belief_geometry, plot_fit_by_layer
-    from .probe.result import write_probe_report
-
-    figures = {}
-    for rep, r in results.items():
-        stem = "probe" if len(results) == 1 else f"probe_{rep}"
-        r.to_json(out / f"{stem}.json")
-        figures[rep] = (out / f"{stem}_geometry.png", out / f"{stem}_by_layer.png")
-        plot_belief_geometry(r, figures[rep][0])
-        plot_fit_by_layer(r, figures[rep][1])
-        print(f"== representation: {rep}")
-        print(r.summary())
-    write_probe_report(results, out, figures=figures, dataset=dataset)
-    print(f"wrote probe results, figures and report.md / report.html into {out}")
-
-
-def cmd_attention(args) -> int:
-    from .attention import attention_analysis
-    from .probe_plots import plot_attention_decay
-
-    model, cfg, g, run = _load_run(args.run_dir)
-    if cfg.model.kind != "transformer":
-        raise CLIError(f"attention analysis needs a transformer run; {run} trained a {cfg.model.kind}")
-    rep = attention_analysis(model, g, n_samples=args.samples, seed=args.seed)
-    rep.to_json(run / "attention.json")
-    plot_attention_decay(rep, run / "attention.png")
-    print(rep.summary())
-    print(f"wrote {run / 'attention.json'} and {run / 'attention.png'}")
-    return 0
-
-
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -243,90 +150,6 @@ def cmd_paper(args) -> int:
     return int(found[args.name].load()(rest) or 0)
 
 
-def _train_config(args):
-    """TrainConfig from defaults < the resumed run's config < --config TOML < explicit flags;
-    process from PROCESS.  Model fields may be flat or in a ``[model]`` table."""
-    import tomllib
-
-    from .train import TrainConfig
-
-    values: dict = {}
-    saved = Path(args.out) / "config.json"
-    if args.resume and saved.is_file():  # a resumed run starts from its own saved options
-        values.update({k: v for k, v in json.loads(saved.read_text()).items() if k not in ("process", "out_dir")})
-    if args.config:
-        p = Path(args.config)
-        if not p.is_file():
-            raise CLIError(f"config file {p} does not exist")
-        try:
-            raw = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise CLIError(f"{p}: not valid TOML: {e}") from None
-        for k, v in raw.items():  # allow [model], [optimizer], ... tables: flatten them
-            values.update(v if isinstance(v, dict) else {k: v})
-    bad = sorted(set(values) - set(TrainConfig.keys()))
-    if bad:
-        raise CLIError(f"unknown config key(s) {bad}; valid: {', '.join(sorted(TrainConfig.keys()))}")
-    values.update({k: v for k in TrainConfig.keys() if (v := getattr(args, f"cfg_{k}", None)) is not None})
-    if args.model:
-        values["kind"] = args.model
-        if isinstance(values.get("model"), str):
-            values["model"] = args.model
-    values["process"] = args.process.strip()  # a file is read once and stored as its table (nets.config)
-    values["out_dir"] = args.out
-    if args.quiet:
-        values["quiet"] = True
-    return TrainConfig.from_dict(values)
-
-
-def _load_run(run_dir: str):
-    from .train import load_model
-
-    run = Path(run_dir)
-    if run.exists() and not run.is_dir():
-        hint = (f"; to probe saved activations use --activations {run} --process PROCESS"
-                if run.suffix in (".npz", ".pt", ".safetensors") else "")
-        raise CLIError(f"{run} is a file, not a run directory{hint}")
-    if not run.is_dir():
-        raise CLIError(f"run directory {run} does not exist")
-    ckpt = run / "checkpoint.pt"
-    if not ckpt.is_file():
-        raise CLIError(f"{run} is not a run directory: no checkpoint.pt (train with `qbelief train ... --out {run}`)")
-    model, cfg = load_model(ckpt)
-    return model, cfg, cfg.generator(), run
-
-
-def _add_train_flags(s: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per TrainConfig field and per model field (dest ``cfg_<name>``,
-    default None = unset)."""
-    from dataclasses import MISSING, fields
-
-    from .models import ModelConfig
-    from .train import TrainConfig
-
-    skip = {"process", "model", "out_dir", "quiet", "kind", "vocab_size", "n_ctx"}
-    g = s.add_argument_group("training and model options (each also settable in --config TOML)")
-    for f in [*fields(TrainConfig), *fields(ModelConfig)]:
-        if f.name in skip:
-            continue
-        default = f.default if f.default is not MISSING else None
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            g.add_argument(flag, dest=f"cfg_{f.name}", action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default {default})")
-        elif isinstance(default, tuple):
-            g.add_argument(flag, dest=f"cfg_{f.name}", type=float, nargs=len(default), default=None,
-                           help=f"(default {' '.join(map(str, default))})")
-        else:
-            typ = type(default) if default is not None else _none_type(f.name)
-            g.add_argument(flag, dest=f"cfg_{f.name}", type=typ, default=None, help=f"(default {default})")
-
-
-def _none_type(name: str):
-    return {"d_head": int, "d_embed": int, "grad_clip": float, "max_time_s": float, "num_threads": int,
-            "weight_decay": float}.get(name, str)
-
-
 # ---------------------------------------------------------------------- helpers
 def _fmt(v) -> str:
     if isinstance(v, float):
@@ -352,11 +175,11 @@ def _estimate(x) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="less output, no progress bars")
-    p = argparse.ArgumentParser(prog="qbelief", description=__doc__.split("\n\n")[0], parents=[common])
+    p = OneLineParser(prog="qbelief", description=__doc__.split("\n\n")[0], parents=[common])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add = sub.add_parser
     sub.add_parser = lambda *a, **k: _add(*a, parents=[common], **k)  # --debug/--quiet after the command too
@@ -382,17 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_beliefs)
 
     s = sub.add_parser("train", help="train a transformer or RNN on a process")
-    s.add_argument("process")
+    s.add_argument("process", nargs="?", default=None, help="library spec or generator file (with --resume: "
+                   "optional, the run's own)")
     s.add_argument("--model", choices=["transformer", "lstm", "gru", "rnn"], default=None)
     s.add_argument("--config", help="TOML file of training options (flags override it)")
     s.add_argument("--out", required=True, help="run directory (checkpoints, metrics, config)")
     s.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint")
+    s.add_argument("--overwrite", action="store_true", help="replace the run that --out already holds")
     s.add_argument("--nproc", type=int, default=1, help="data-parallel processes via torchrun (default 1)")
-    _add_train_flags(s)
+    add_train_flags(s)
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("probe", help="probe a trained run's (or saved) activations for the belief geometry")
-    _add_probe_flags(s)
+    add_probe_flags(s)
     s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("attention", help="attention by distance and its decay per head")
@@ -421,66 +246,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
     add_discover_command(sub)
+    apply_argument_types(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, 1 internal error, 2 bad input,
+    130 interrupted, 141 output closed early)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a one-line parse error (already printed)
+        return e.code if isinstance(e.code, int) else 2
     args.debug = getattr(args, "debug", False)
     args.quiet = getattr(args, "quiet", False)
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
-        if args.debug:
-            raise
-        msg = str(e).strip().strip('"') or type(e).__name__
-        print(f"qbelief: error: {msg.splitlines()[0]}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("qbelief: interrupted", file=sys.stderr)
-        return 130
+    with one_line_warnings():
+        try:
+            check_outputs(args)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return status
+        except KeyboardInterrupt:
+            print("qbelief: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            from .cli_checks import quiet_broken_pipe
+
+            return quiet_broken_pipe()
+        except Exception as e:
+            if args.debug:
+                raise
+            line, status = error_line(e)
+            print(line, file=sys.stderr)
+            return status
 
 
 # ---------------------------------------------------------------------- probe/attention helpers
-def _existing_file(path: str, flag: str) -> str:
-    p = Path(path)
-    if not p.exists():
-        raise CLIError(f"{flag}: {p} does not exist")
-    if not p.is_file():
-        raise CLIError(f"{flag}: {p} is a folder, not a file")
-    return path
-
-
-def _file_bos(bos, tokens, g):
-    """The BOS id of saved tokens: ``"auto"`` -- the alphabet size V when every sequence
-    starts with token V, else none; ``"none"``; or an id."""
-    if bos == "none":
-        return None
-    if bos == "auto":
-        V = g.alphabet_size
-        return V if tokens.ndim == 2 and tokens.shape[1] > 1 and bool(np.all(tokens[:, 0] == V)) else None
-    return bos
-
-
-def _add_probe_flags(s: argparse.ArgumentParser) -> None:
-    """The ``probe`` command's arguments: a run directory, or an activation file and its process."""
-    s.add_argument("run_dir", nargs="?", default=None, help="run directory (omit with --activations)")
-    s.add_argument("--activations", metavar="FILE", help=".npz, .pt or .safetensors with tokens (N, L) and one "
-                   "(N, L, d) array per activation point (optionally weights (N,), untrained/<point>)")
-    s.add_argument("--process", help="the process that generated the tokens (with --activations)")
-    s.add_argument("--tokens", metavar="FILE", help="token ids (N, L) in a separate file (with --activations)")
-    s.add_argument("--bos", default="auto", type=lambda v: v if v in ("auto", "none") else int(v),
-                   help="BOS token id of --activations' tokens: auto (token V when every sequence starts with it), "
-                        "none, or an id")
-    s.add_argument("--out", help="output folder (default: the run directory, or the activation file's folder)")
-    s.add_argument("--representation", choices=["native", "minimal", "both"], default="minimal")
-    s.add_argument("--weighting", choices=["probability", "uniform"], default="probability",
-                   help="prefix weights of a run's probe (activation files: counts or their weights array)")
-    s.add_argument("--markov-order", default="auto", type=lambda v: v if v == "auto" else int(v))
-    s.add_argument("--no-untrained", action="store_true", help="skip the untrained-network baseline")
-    s.add_argument("--seed", type=int, default=0)
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli import CLIError
+from .cli_checks import CLIError
 
 __all__ = ["add_parsers", "cmd_represented", "cmd_learn"]
 def cmd_represented(args) -> int:

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from generators.errors import ArgumentError
 from generators.validation import check_choice, check_int, check_real
 
 from .data import MODES, REPRESENTATIONS, TARGETS, resolve_process
@@ -64,11 +67,14 @@ class TrainConfig:
         (constant and cosine)
     Run
         seed, device ("auto" | "cpu" | "cuda[:N]"), bf16 (autocast), out_dir,
-        checkpoint_every (steps; 0 = only at the end), log_every, eval_every (exact
-        validation loss every N steps; exact mode), max_time_s (stop early, saving a
-        checkpoint), num_threads (torch CPU threads during the run; None leaves torch's
-        setting -- on a small shared CPU, 1 thread is often fastest for small models),
-        quiet (no progress bar)
+        checkpoint_every (steps; 0 = only at the end), keep_checkpoints (steps at which
+        a checkpoint is also kept as ``checkpoints/step_N.pt``; :mod:`nets.rundir`),
+        log_every, eval_every (exact validation loss every N steps; exact mode),
+        max_time_s (stop early, saving a checkpoint), num_threads (torch CPU threads during
+        the run; None leaves torch's setting -- on a small shared CPU, 1 thread is often
+        fastest for small models), quiet (no progress bar)
+        max_beliefs : belief cap of the mixed-state presentation behind the optimum
+        (``bayes.myopic_entropy``; None: its default memory guard)
     """
 
     process: Any = "mess3"
@@ -95,11 +101,13 @@ class TrainConfig:
     bf16: bool = False
     out_dir: str | None = None
     checkpoint_every: int = 0
+    keep_checkpoints: tuple = ()
     log_every: int = 1
     eval_every: int = 0
     max_time_s: float | None = None
     num_threads: int | None = None
     quiet: bool = False
+    max_beliefs: int | None = None
 
     def __post_init__(self):
         self.process, self._generator = _stored_process(self.process)
@@ -113,7 +121,17 @@ class TrainConfig:
         check_real(self.lr, "lr", minimum=0.0, min_open=True)
         check_real(self.momentum, "momentum", minimum=0.0)
         check_real(self.plateau_factor, "plateau_factor", minimum=0.0, maximum=1.0, min_open=True, max_open=True)
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise ArgumentError(f"betas must be two numbers (beta1, beta2), each in [0, 1); got {self.betas!r}")
         self.betas = tuple(check_real(b, "betas", minimum=0.0, maximum=1.0, max_open=True) for b in self.betas)
+        for name in ("bos", "bf16", "quiet"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ArgumentError(f"{name} must be true or false; got {getattr(self, name)!r} "
+                                    f"({type(getattr(self, name)).__name__})")
+            setattr(self, name, bool(getattr(self, name)))
+        self.keep_checkpoints = _check_steps(self.keep_checkpoints)
+        if self.max_beliefs is not None:
+            check_int(self.max_beliefs, "max_beliefs", minimum=1)
         for name, open_min in (("weight_decay", False), ("grad_clip", True), ("max_time_s", True)):
             if getattr(self, name) is not None:
                 check_real(getattr(self, name), name, minimum=0.0, min_open=open_min)
@@ -123,6 +141,8 @@ class TrainConfig:
             raise ValueError("warmup_steps works with scheduler 'constant' or 'cosine', not 'plateau'")
         self.device = check_device(self.device)
         if self.out_dir is not None:
+            if not isinstance(self.out_dir, (str, Path)) or not str(self.out_dir).strip():
+                raise ArgumentError(f"out_dir must be a folder path or None; got {self.out_dir!r}")
             self.out_dir = str(self.out_dir)
         self.model = self._sized_model(self.model)
 
@@ -153,6 +173,7 @@ class TrainConfig:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["model"] = self.model.to_dict()
         d["betas"] = list(self.betas)
+        d["keep_checkpoints"] = list(self.keep_checkpoints)
         if isinstance(self.process, Generator):
             d["process"] = generator_to_dict(self.process)
         return d
@@ -187,9 +208,18 @@ class TrainConfig:
         if stored and isinstance(values.get("process"), str) and _is_path(values["process"], (".py",)):
             raise ValueError(f"a stored run may not name a Python file as its process ({values['process']!r}): "
                              "opening a run never executes code")
-        if isinstance(values.get("betas"), list):
-            values["betas"] = tuple(values["betas"])
+        for name in ("betas", "keep_checkpoints"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         return cls(**values)
+
+
+def _check_steps(steps: Any) -> tuple:
+    """``keep_checkpoints``: distinct steps >= 1, sorted (steps beyond ``steps`` are reached
+    only by a resumed, longer run)."""
+    if not isinstance(steps, (tuple, list)):
+        raise ArgumentError(f"keep_checkpoints must be a list of steps; got {steps!r}")
+    return tuple(sorted({check_int(s, "keep_checkpoints step", minimum=1) for s in steps}))
 
 
 def _is_path(spec: str, suffixes: tuple = _FILE_SUFFIXES) -> bool:

@@ -164,6 +164,9 @@ class BeliefData:
         Give batches the exact next-symbol distributions (needed for exact targets; a
         (B, L, V) float32 table: 389 MB for batch 25,000 over 432 symbols at context 9).
         The exact table and :meth:`validation_loss` always have them.
+    max_beliefs : int, optional
+        Belief cap of the mixed-state presentation behind :attr:`optimum`
+        (``bayes.myopic_entropy``); None: its default memory guard.
 
     Attributes
     ----------
@@ -178,7 +181,8 @@ class BeliefData:
     """
 
     def __init__(self, process: Any, context: int, *, mode: str = "stream", representation: str = "minimal",
-                 bos: bool = False, seed: int = 0, max_words: int = MAX_WORDS, next_probs: bool = True):
+                 bos: bool = False, seed: int = 0, max_words: int = MAX_WORDS, next_probs: bool = True,
+                 max_beliefs: int | None = None):
         from generators import ProductGenerator
         from generators.representations import representation as make_representation
 
@@ -188,6 +192,7 @@ class BeliefData:
         self.representation = check_choice(representation, "representation", REPRESENTATIONS)
         self.seed = check_int(seed, "seed", minimum=0)
         self.max_words = check_int(max_words, "max_words", minimum=1)
+        self.max_beliefs = None if max_beliefs is None else check_int(max_beliefs, "max_beliefs", minimum=1)
         self.bos = bool(bos)
         self.with_next_probs = bool(next_probs)
         self.factored = isinstance(self.generator, ProductGenerator)
@@ -268,7 +273,8 @@ class BeliefData:
         if self._optimum is None:
             from bayes import myopic_entropy
 
-            h = np.asarray(myopic_entropy(self.generator, self.word_length, base=NATS), dtype=float)
+            h = np.asarray(myopic_entropy(self.generator, self.word_length, base=NATS, max_beliefs=self.max_beliefs),
+                           dtype=float)
             self._optimum = h if self.bos else h[1:]
         return self._optimum
 

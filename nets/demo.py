@@ -59,8 +59,12 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, quiet: bool 
 
     Returns the numbers of the report as a dict.
     """
+    from generators.validation import check_real
+
     from .report import markdown_table
 
+    if seconds is not None:  # checked before any work
+        seconds = check_real(seconds, "seconds", minimum=0.0, min_open=True)
     t_start = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +137,7 @@ def _training_section(q, opts: dict, out: Path, quiet: bool, say):
     from .train import train
 
     say("== 3. training a transformer with exact next-symbol targets")
-    res = train(dict(opts, process=q, out_dir=str(out / "run"), quiet=quiet))
+    res = train(dict(opts, process=q, out_dir=str(out / "run"), quiet=quiet), overwrite=True)
     tr = {"steps": res.steps_done, "tokens": int(res.history[-1]["tokens"]) if res.history else 0,
           "seconds": float(res.timing.get("total_s", res.history[-1]["time_s"] if res.history else 0.0)),
           "final_relative": res.final_relative, "val_loss_nats": res.val_loss, "val_relative": res.val_relative,

@@ -17,6 +17,7 @@ or from Python with :func:`launch`.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,16 @@ from generators.validation import check_int
 from .device import resolve_device
 
 __all__ = ["DistInfo", "setup", "shard_bounds", "average_gradients", "all_reduce_mean", "broadcast_parameters",
-           "barrier", "teardown", "launch"]
+           "broadcast_object", "barrier", "teardown", "launch", "LaunchError", "failure_cause"]
+
+
+class LaunchError(RuntimeError):
+    """A torchrun launch that failed; the message gives the cause in one line, ``output``
+    holds what the ranks printed."""
+
+    def __init__(self, message: str, output: str = ""):
+        super().__init__(message)
+        self.output = output
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,15 @@ def broadcast_parameters(module: torch.nn.Module, info: DistInfo) -> None:
             dist.broadcast(t.data, src=0)
 
 
+def broadcast_object(obj: Any, info: DistInfo) -> Any:
+    """Rank 0's ``obj`` (a small picklable value) on every rank; ``obj`` itself on one process."""
+    if not info.active:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def barrier(info: DistInfo) -> None:
     if info.active:
         dist.barrier()
@@ -134,13 +153,16 @@ def teardown(info: DistInfo) -> None:
         dist.destroy_process_group()
 
 
-def launch(config: Any, nprocs: int = 2, *, resume: bool = False, timeout: float | None = None,
-           env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``train(config)`` on ``nprocs`` local processes through torchrun.
+def launch(config: Any, nprocs: int = 2, *, resume: bool = False, overwrite: bool = False,
+           timeout: float | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``train(config, resume, overwrite=overwrite)`` on ``nprocs`` local processes through torchrun.
 
     ``config`` is a :class:`nets.train.TrainConfig` or its dict (it must have an
     ``out_dir``: results are read back from there).  Returns the completed torchrun
-    process; raises ``RuntimeError`` with its output if it failed.
+    process.  Raises ``ValueError`` before launching when the batch does not split into
+    ``nprocs`` equal slices, and :class:`LaunchError` (a ``RuntimeError``) whose message is
+    the failure's cause in one line (the ranks' ``qbelief: error:`` line or the last
+    exception line) and whose ``output`` is everything they printed.
     """
     from .train import TrainConfig
 
@@ -148,14 +170,35 @@ def launch(config: Any, nprocs: int = 2, *, resume: bool = False, timeout: float
     if cfg.out_dir is None:
         raise ValueError("launch needs config.out_dir (the ranks write metrics and checkpoints there)")
     nprocs = check_int(nprocs, "nprocs", minimum=1)
+    if cfg.batch_size % nprocs:
+        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of processes ({nprocs}): "
+                         "each trains on an equal slice of the batch")
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix=".train_config_", dir=cfg.out_dir) as tmp:
         path = write_json(Path(tmp) / "config.json", cfg.to_dict())
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nprocs}",
-               "-m", "nets.train", str(path)] + (["--resume"] if resume else [])
+               "-m", "nets.train", str(path)] + (["--resume"] if resume else []) + (["--overwrite"] if overwrite else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
     if proc.returncode != 0:
-        raise RuntimeError(f"torchrun failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        output = f"{proc.stdout}\n{proc.stderr}"
+        raise LaunchError(f"training with {nprocs} processes (torchrun) failed: {failure_cause(output)}", output)
     return proc
+
+
+def failure_cause(output: str) -> str:
+    """The cause of a failed launch in one line: the last ``qbelief: error:`` line of the
+    ranks, else the last Python exception line, else the last line (torchrun's own)."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "qbelief: error:" in ln:
+            return ln.split("qbelief: error:", 1)[1].strip()
+    exc = re.compile(r"^(\[[^\]]*\]:?\s*)?([A-Za-z_][\w.]*(Error|Exception|Interrupt)):\s*(.*)$")
+    for ln in reversed(lines):
+        m = exc.match(ln)
+        if m and not m.group(2).endswith("ChildFailedError"):  # torchrun's own summary names no cause
+            return f"{m.group(2)}: {m.group(4)}".strip()
+    codes = re.findall(r"exitcode\s*:\s*(-?\d+)", output)
+    return (f"a process exited with code {codes[-1]} without saying why" if codes else
+            lines[-1] if lines else "no output (killed?)")

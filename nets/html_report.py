@@ -30,7 +30,6 @@ import mimetypes
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from bayes.interactive import embed_figure, html_page
 

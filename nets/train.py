@@ -37,7 +37,7 @@ import math
 import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -49,9 +49,12 @@ import torch.nn.functional as F
 from generators.fileio import write_json
 
 from . import distributed as ddp
-from .checkpoint import (CHECKPOINT_FORMAT, check_resumable, load_checkpoint, load_model, read_jsonl,
-                         save_checkpoint, set_rng_state, write_jsonl)
+from . import rundir
+from .budget import check_training_memory
+from .checkpoint import (CHECKPOINT_FORMAT, check_resumable, load_checkpoint, load_model, open_run, save_checkpoint,
+                         set_rng_state)
 from .config import OPTIMIZERS, SCHEDULERS, TrainConfig
+from .rundir import read_jsonl, write_jsonl
 from .data import TARGETS, BeliefData
 from .models import ActivationModel, build_model
 
@@ -102,22 +105,37 @@ def loss_fn(logits: torch.Tensor, batch, targets: str) -> torch.Tensor:
     raise ValueError(f"targets must be one of {TARGETS}; got {targets!r}")
 
 
-def train(config: TrainConfig | dict, resume: bool = False, *,
+def train(config: TrainConfig | dict, resume: bool = False, *, overwrite: bool = False,
           callback: Callable[[int, dict], Any] | None = None) -> TrainResult:
     """Train per ``config``; see the module docstring.
 
     Parameters
     ----------
     config : TrainConfig or its dict (nested or flat, :meth:`TrainConfig.from_dict`)
-    resume : continue from ``out_dir/checkpoint.pt`` if it exists (else start fresh).
-        The checkpoint's config must equal ``config`` except for run-length/IO fields
-        (:data:`nets.checkpoint.RESUMABLE_CHANGES`).
+    resume : continue from the newest intact checkpoint in ``out_dir`` (``checkpoint.pt``,
+        else ``checkpoint.prev.pt``), or start fresh if there is none.  The checkpoint's
+        config must equal ``config`` except for run-length/IO fields
+        (:data:`nets.checkpoint.RESUMABLE_CHANGES`), and ``steps`` may not be below the
+        checkpoint's step.
+    overwrite : replace the run that ``out_dir`` holds.  Without it (and without
+        ``resume``) a directory holding a run is refused (:class:`nets.rundir.RunExistsError`).
     callback : called as ``callback(step, record)`` after every logged step (``record``
         is the metrics dict); returning True stops training (a checkpoint is saved).
 
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    ValueError
+        Bad config; :class:`nets.rundir.RunBusyError` (another process trains into
+        ``out_dir``: the run holds an exclusive lock), :class:`nets.rundir.RunExistsError`,
+        :class:`nets.rundir.CheckpointError` (no intact checkpoint to resume from),
+        :class:`nets.rundir.RunMismatchError` (``config.json`` and the checkpoint describe
+        different runs), :class:`nets.budget.TrainingTooLargeError` and
+        :class:`bayes.ManifoldTooLargeError` (a step or the optimum would not fit in memory;
+        raised before anything is allocated or written).
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     info = ddp.setup(cfg.device)
@@ -125,9 +143,10 @@ def train(config: TrainConfig | dict, resume: bool = False, *,
     try:
         if cfg.num_threads is not None:
             torch.set_num_threads(cfg.num_threads)
-        run = _Run.start(cfg, resume, info)
-        run.loop(callback)
-        return run.result()
+        with ExitStack() as stack:  # holds the run directory's lock until training ends
+            run = _Run.start(cfg, bool(resume), bool(overwrite), info, stack)
+            run.loop(callback)
+            return run.result()
     finally:
         torch.set_num_threads(threads)
         ddp.teardown(info)
@@ -153,39 +172,54 @@ class _Run:
     steps_run: int = 0
 
     @classmethod
-    def start(cls, cfg: TrainConfig, resume: bool, info: ddp.DistInfo) -> "_Run":
-        """Data, model, optimizer and scheduler, restored from the checkpoint when resuming."""
+    def start(cls, cfg: TrainConfig, resume: bool, overwrite: bool, info: ddp.DistInfo, stack: ExitStack) -> "_Run":
+        """Open the run directory (lock, checks), then data, optimum, model, optimizer and
+        scheduler, restored from the checkpoint when resuming; the directory is written
+        only once all of them succeeded."""
+        out = Path(cfg.out_dir) if cfg.out_dir is not None else None
+        if (resume or overwrite) and out is None:
+            raise ValueError(f"{'resume' if resume else 'overwrite'}=True needs config.out_dir (the run directory)")
+        if resume and overwrite:
+            raise ValueError("resume=True continues the run in out_dir and overwrite=True replaces it: give one")
+        found = _open_run_dir(cfg, out, resume, overwrite, info, stack) if out is not None else None
         data = BeliefData(cfg.generator(), cfg.context, mode=cfg.data_mode, representation=cfg.representation,
-                          bos=cfg.bos, seed=cfg.seed, next_probs=cfg.targets == "exact" or cfg.data_mode == "exact")
+                          bos=cfg.bos, seed=cfg.seed, next_probs=cfg.targets == "exact" or cfg.data_mode == "exact",
+                          max_beliefs=cfg.max_beliefs)
+        check_training_memory(cfg, sum(data.belief_dims), data.alphabet_size, info.device)
+        data.optimum  # its presentation is refused over the belief cap before anything is written
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % (2 ** 32))
         model = build_model(cfg.model_config(data.vocab_size)).to(info.device)
         optimizer = _make_optimizer(cfg, model)
-        out = Path(cfg.out_dir) if cfg.out_dir is not None else None
         run = cls(cfg, info, data, model, optimizer, _make_scheduler(cfg, optimizer), out)
-        if resume and out is None:
-            raise ValueError("resume=True needs config.out_dir (where the checkpoint lives)")
-        if resume and (out / "checkpoint.pt").exists():
-            run._restore()
+        if found is not None:
+            run._restore(*found)
         ddp.broadcast_parameters(model, info)
         if out is not None and info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            write_jsonl(out / "metrics.jsonl", run.history)  # fresh file, or truncated to the checkpoint
-            write_json(out / "config.json", cfg.to_dict())
+            if overwrite:
+                rundir.clear_run(out)
+            write_jsonl(out / rundir.METRICS, run.history)  # fresh file, or the valid records up to the checkpoint
+            write_json(out / rundir.CONFIG, cfg.to_dict())
         return run
 
-    def _restore(self) -> None:
-        ckpt = load_checkpoint(self.out / "checkpoint.pt", map_location=self.info.device)
-        check_resumable(self.cfg, ckpt["config"])
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler is not None and ckpt.get("scheduler") is not None:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
+    def _restore(self, path: Path, ckpt: dict | None) -> None:
+        """Model, optimizer, scheduler, RNG states and metrics from the checkpoint at ``path``
+        (``ckpt``: already loaded and checked on the main rank)."""
+        if ckpt is None:
+            ckpt = load_checkpoint(path, map_location=self.info.device)
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None and ckpt.get("scheduler") is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+            set_rng_state(ckpt["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise rundir.CheckpointError(f"{path} is damaged: its state does not fit the run "
+                                         f"({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})") from None
         self.step = self.saved_step = int(ckpt["step"])
-        metrics = self.out / "metrics.jsonl"
+        metrics = self.out / rundir.METRICS
         if metrics.exists():
-            self.history = [r for r in read_jsonl(metrics) if r["step"] <= self.step]
+            self.history = read_jsonl(metrics, upto_step=self.step)
 
     def loop(self, callback) -> None:
         """Train until ``cfg.steps``, a callback's stop, or ``max_time_s``; checkpoint at the end."""
@@ -205,7 +239,8 @@ class _Run:
                     bar.update(1)
                 if cfg.max_time_s is not None and time.perf_counter() - self.t_start >= cfg.max_time_s:
                     stop = True
-                if self.out is not None and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                if self.out is not None and ((cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+                                             or self.step in cfg.keep_checkpoints):
                     self._save()
                 if stop:
                     break
@@ -265,8 +300,8 @@ class _Run:
         return bool(callback is not None and callback(self.step, rec))
 
     def _save(self) -> None:
-        save_checkpoint(self.out / "checkpoint.pt", self.cfg, self.model, self.optimizer, self.scheduler, self.step,
-                        self.info)
+        save_checkpoint(self.out, self.cfg, self.model, self.optimizer, self.scheduler, self.step, self.info,
+                        keep=self.step in self.cfg.keep_checkpoints)
         self.saved_step = self.step
 
     def result(self) -> TrainResult:
@@ -285,10 +320,71 @@ class _Run:
         timing = {"data_s": self.t_data, "total_s": total, "steps": self.steps_run,
                   "data_share": self.t_data / total if total > 0 else float("nan"),
                   "tokens_per_s": n_tokens / total if total > 0 else float("nan")}
-        ckpt = str(self.out / "checkpoint.pt") if self.out is not None else None
+        ckpt = str(self.out / rundir.CHECKPOINT) if self.out is not None else None
         return TrainResult(model=self.model, data=data, config=cfg, history=self.history, optimum=data.optimum,
                            steps_done=self.step, final_loss=final, final_relative=final / opt_mean, val_loss=val,
                            val_relative=val_rel, timing=timing, checkpoint=ckpt)
+
+
+# ---------------------------------------------------------------------- the run directory
+def _open_run_dir(cfg: TrainConfig, out: Path, resume: bool, overwrite: bool, info: ddp.DistInfo,
+                  stack: ExitStack) -> tuple[Path, dict | None] | None:
+    """Lock ``out`` and decide how the run starts (main rank; the others receive the decision).
+
+    Returns ``(checkpoint path, checkpoint or None)`` to resume from, or None for a fresh
+    start.  Raises the :mod:`nets.rundir` errors of :func:`train`.
+    """
+    found, error = None, None
+    if info.is_main:
+        try:
+            stack.enter_context(rundir.run_lock(out))
+            rundir.remove_stale(out)
+            found = _resume_point(cfg, out, info) if resume else _fresh_start(out, overwrite)
+        except (ValueError, OSError) as e:
+            error = e
+    message = ddp.broadcast_object(None if error is None else f"{error}", info)
+    if error is not None:
+        raise error
+    if message is not None:
+        raise rundir.RunDirError(message)
+    path = ddp.broadcast_object(None if found is None else str(found[0]), info)
+    return found if info.is_main else (None if path is None else (Path(path), None))
+
+
+def _fresh_start(out: Path, overwrite: bool) -> None:
+    if not overwrite and rundir.holds_run(out):
+        names = ", ".join(p.name for p in rundir.run_files(out)[:4])
+        raise rundir.RunExistsError(f"{out} already holds a run ({names}); continue it with --resume, replace it "
+                                    "with --overwrite (API: resume=True / overwrite=True), or choose another --out")
+    return None
+
+
+def _resume_point(cfg: TrainConfig, out: Path, info: ddp.DistInfo) -> tuple[Path, dict] | None:
+    """The newest intact checkpoint to resume from (None: nothing to resume, a fresh start)."""
+    if not any(p.exists() for p in rundir.candidates(out)):
+        if (out / rundir.CONFIG).exists():  # a run killed before its first checkpoint: the same run may restart
+            try:
+                raw = json.loads((out / rundir.CONFIG).read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise rundir.RunDirError(f"{out / rundir.CONFIG} cannot be read ({e}) and there is no checkpoint "
+                                         "to resume from; start afresh with --overwrite") from None
+            try:
+                check_resumable(cfg, raw)
+            except ValueError as e:
+                raise rundir.RunExistsError(f"{out} holds another run (its {rundir.CONFIG}, no checkpoint yet): "
+                                            f"{e}; replace it with --overwrite") from None
+            rundir.warn(f"{out} has no checkpoint yet (its run stopped before the first one): restarting it from "
+                        "step 0")
+        return None
+    ckpt, path, _ = open_run(out, map_location=info.device)
+    check_resumable(cfg, ckpt["config"])
+    if cfg.steps < ckpt["step"]:
+        raise rundir.RunDirError(f"cannot resume {out} to steps={cfg.steps}: it is already at step {ckpt['step']}; "
+                                 f"ask for steps >= {ckpt['step']} (command line: --steps)")
+    latest = out / rundir.CHECKPOINT
+    if path != latest and latest.exists():  # damaged: out of the rotation, kept for inspection
+        rundir.quarantine(latest)
+    return path, ckpt
 
 
 # ---------------------------------------------------------------------- helpers
@@ -333,11 +429,16 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m nets.train config.json [--resume]`` (also under torchrun)."""
     ap = argparse.ArgumentParser(prog="python -m nets.train", description="train a net on a process (JSON config)")
     ap.add_argument("config", help="JSON file with TrainConfig fields (nested or flat)")
-    ap.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoint.pt")
+    ap.add_argument("--resume", action="store_true", help="continue from out_dir's newest intact checkpoint")
+    ap.add_argument("--overwrite", action="store_true", help="replace the run that out_dir holds")
     args = ap.parse_args(argv)
-    with open(args.config) as fh:
-        cfg = TrainConfig.from_dict(json.load(fh))
-    res = train(cfg, resume=args.resume)
+    try:
+        with open(args.config, encoding="utf-8") as fh:
+            cfg = TrainConfig.from_dict(json.load(fh))
+        res = train(cfg, resume=args.resume, overwrite=args.overwrite)
+    except (ValueError, OSError) as e:  # one line, which nets.distributed.launch reports
+        print(f"qbelief: error: {' '.join(str(e).split())}", file=sys.stderr, flush=True)
+        return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"steps": res.steps_done, "final_loss": res.final_loss,
                           "final_relative": res.final_relative, "val_loss": res.val_loss}))

@@ -77,13 +77,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def _run_inputs(run: Path, args: argparse.Namespace):
     """Sampled inputs of a run and the model's activations at its default points."""
     from ..activations import collect
-    from ..cli import _load_run
+    from ..cli_probe import load_run
 
     if args.tokens:
         raise ArgumentError("--tokens goes with an activation file; a run directory samples its own inputs")
     if args.samples < 4:
         raise ArgumentError(f"--samples must be at least 4; got {args.samples}")
-    model, cfg, g, _ = _load_run(str(run))
+    model, cfg, g, _ = load_run(str(run))
     V = g.alphabet_size
     n_symbols = cfg.context - (1 if cfg.bos else 0)
     symbols = g.sample(args.samples, n_symbols, seed=args.seed)

@@ -13,7 +13,7 @@ from generators.nonnegativity import check_nonnegative
 from generators.validation import check_int, check_real
 
 from .inputs import DiscoveryData, prepare, split_sequences
-from .operators import fit_operators, homogeneous
+from .operators import homogeneous
 from .result import DEFAULT_THRESHOLDS, DiscoveryResult
 from .scoring import (PROB_FLOOR, filter_residual, paired_difference, sequence_log_loss, unigram_log_loss,
                       update_residual, word_distance)

@@ -12,9 +12,9 @@
   figure, Markdown report).
 """
 
-from .analysis import NOTHING_BEYOND, TARGETS, load_run, what_is_represented
+from .analysis import NOTHING_BEYOND, TARGETS, what_is_represented
 from .future import Horizon, belief_horizon, unexplained
 from .result import RepresentedResult, target_label
 
 __all__ = ["what_is_represented", "RepresentedResult", "belief_horizon", "Horizon", "unexplained", "TARGETS",
-           "NOTHING_BEYOND", "target_label", "load_run"]
+           "NOTHING_BEYOND", "target_label"]

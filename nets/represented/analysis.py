@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -161,7 +160,9 @@ def _dataset(source: Any, generator: Any, context: Any, weighting: str, untraine
             raise ValueError("context and dataset_kwargs build a dataset; this ProbeDataset is already built")
         return source, resolve_process(generator)
     if isinstance(source, (str, os.PathLike)):
-        model, cfg = load_run(source)
+        from ..checkpoint import load_model
+
+        model, cfg = load_model(source)
         g = cfg.generator() if generator is None else resolve_process(generator)
         context = cfg.context if context is None else context
         source = model
@@ -172,21 +173,6 @@ def _dataset(source: Any, generator: Any, context: Any, weighting: str, untraine
     ds = build_probe_dataset(g, source, context=context, representations=["minimal"], weighting=weighting,
                              untrained=untrained, **kw)
     return ds, g
-
-
-def load_run(run_dir: str | os.PathLike):
-    """``(model, TrainConfig)`` of a run directory written by ``qbelief train`` (one-line
-    ``ValueError`` for a missing folder, a file, or a folder without ``checkpoint.pt``)."""
-    from ..checkpoint import load_model
-
-    run = Path(run_dir)
-    if not run.exists():
-        raise ValueError(f"run directory {run} does not exist")
-    if not run.is_dir():
-        raise ValueError(f"{run} is a file, not a run directory")
-    if not (run / "checkpoint.pt").is_file():
-        raise ValueError(f"{run} is not a run directory: no checkpoint.pt (train with `qbelief train ... --out {run}`)")
-    return load_model(run / "checkpoint.pt")
 
 
 def _check_alphabet(ds: ProbeDataset, g: Any) -> None:

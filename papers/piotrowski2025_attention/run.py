@@ -62,7 +62,7 @@ def run(mode: str, out: Path, *, quiet: bool = False) -> dict:
         with timer(f"train {tag}"):
             res = train(dict(cfg, process=g, quiet=quiet,
                              out_dir=str(out / "runs" / tag) if mode == "full" else None,
-                             checkpoint_every=5000 if mode == "full" else 0))
+                             checkpoint_every=5000 if mode == "full" else 0), overwrite=mode == "full")
         histories[f"x={x:g}, a={a:g}"] = res.history
         with timer(f"analysis {tag}"):
             rep = attention_analysis(res.model, g, n_samples=an["n_samples"], seed=1)

@@ -162,7 +162,7 @@ def _one_run(pname: str, kind: str, o: dict, seconds, run_dir: Path, timer: Time
     cfg = dict(o["train"], **arch, model=kind)
     with timer("train"):
         res = train(dict(cfg, process=g, max_time_s=seconds, out_dir=str(run_dir), num_threads=o["threads"],
-                         quiet=quiet, checkpoint_every=0))
+                         quiet=quiet, checkpoint_every=0), overwrite=True)
     tr_s = float(res.timing.get("total_s", 0.0))
     tokens = res.steps_done * cfg["batch_size"] * cfg["context"]
     # ---- probe: every allowed prefix of length 1..L, probability-weighted, all layers concatenated

@@ -121,11 +121,11 @@ def _mess3(opts: dict, out: Path, work: Path, timer: Timer, say, quiet: bool) ->
     trajectory, res = [], None
     t_train = 0.0
     stages = sorted(s for s in opts["stages"] if s <= opts["mess3_steps"])
-    for target in stages:
+    for i, target in enumerate(stages):  # the first stage starts afresh, the others continue it
         t0 = time.perf_counter()
         with timer("mess3_train"):
             res = train(dict(cfg, process=g, steps=int(target), max_time_s=seconds_left, out_dir=str(run_dir),
-                             num_threads=opts["threads"], quiet=quiet), resume=True)
+                             num_threads=opts["threads"], quiet=quiet), resume=i > 0, overwrite=i == 0)
         dt = time.perf_counter() - t0
         t_train += dt
         if seconds_left is not None:
@@ -233,7 +233,7 @@ def _rrxor(opts: dict, out: Path, work: Path, timer: Timer, say, quiet: bool) ->
         man = mixed_state_presentation(g, opts["rrxor_depth"], progress=False)
     with timer("rrxor_train"):
         res = train(dict(cfg, process=g, steps=int(opts["rrxor_steps"]), max_time_s=opts["rrxor_seconds"],
-                         out_dir=str(work / "rrxor"), num_threads=opts["threads"], quiet=quiet))
+                         out_dir=str(work / "rrxor"), num_threads=opts["threads"], quiet=quiet), overwrite=True)
     tokens = res.steps_done * cfg["batch_size"] * cfg["context"]
     say(f"   {res.steps_done:,} steps ({tokens:.2e} tokens); loss/optimum "
         f"{res.val_relative if res.val_relative is not None else res.final_relative:.4f}")
