@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generators import library  # noqa: E402
+from generators.testing import loop_native_beliefs  # noqa: E402
 
 from bayes import belief_trajectories, mixed_state_presentation  # noqa: E402
 from _timing import interleaved_best  # noqa: E402
@@ -113,19 +114,6 @@ def tree_walk(g, depth: int) -> list:
 
     rec(_Node(h.initial.copy(), (), 1.0), 0)
     return nodes
-
-
-def update_loop(g, words):
-    """Per-sequence, per-symbol native Bayes (baseline)."""
-    out = []
-    for w in words:
-        rho = g.initial_state
-        traj = [rho]
-        for x in w:
-            rho = g.update(rho, int(x))
-            traj.append(rho)
-        out.append(traj)
-    return out
 
 
 def fill_like(arrays: list) -> None:
@@ -241,7 +229,7 @@ def trajectory_row(tab: Table) -> None:
     tr = belief_trajectories(bw, words)
     sub = 300
     t0 = time.thread_time()
-    loop = update_loop(bw, words[:sub])
+    loop = loop_native_beliefs(bw, words[:sub])
     t_sub = time.thread_time() - t0
     assert np.allclose(tr.native()[sub - 1], np.array(loop[-1]), atol=1e-10), "trajectories disagree"
     r = t_sub * words.shape[0] / sub / t_fast

@@ -35,8 +35,8 @@ import numpy as np
 from .base import Generator
 from .words import all_words
 
-__all__ = ["all_words", "loop_word_probability", "loop_beliefs", "loop_sample", "enumerated_block_entropy",
-           "enumerated_myopic_entropy", "tiny_processes", "tiny_product"]
+__all__ = ["all_words", "loop_word_probability", "loop_beliefs", "loop_native_beliefs", "loop_sample",
+           "enumerated_block_entropy", "enumerated_myopic_entropy", "tiny_processes", "tiny_product"]
 
 
 def _ghmm(g: Any):
@@ -65,6 +65,21 @@ def loop_beliefs(g: Any, word: Any) -> np.ndarray:
         eta = v / (v @ h.tau)
         out.append(eta)
     return np.array(out)
+
+
+def loop_native_beliefs(g: Any, words: Any) -> list:
+    """Native states after every prefix of every word, by ``g.update`` one symbol at a
+    time (per sequence, per symbol: the slow reference of batched filtering); a list with
+    one ``(L + 1, ...)`` array per word."""
+    out = []
+    for w in words:
+        s = g.initial_state
+        traj = [s]
+        for x in w:
+            s = g.update(s, int(x))
+            traj.append(s)
+        out.append(np.array(traj))
+    return out
 
 
 def loop_sample(g: Any, n: int, length: int, seed: int = 0) -> np.ndarray:

@@ -6,22 +6,10 @@ from hypothesis import given, settings, strategies as st
 
 from bayes import BeliefTrajectories, belief_trajectories
 from generators import GHMM, library
+from generators.testing import loop_native_beliefs
 from generators.errors import ArgumentError, NotAGeneratorError, ShapeError, StateError
 
 SETTINGS = settings(max_examples=20, deadline=None)
-
-
-def _native_steps(g, words):
-    """Per-sequence, per-symbol native updates (the slow reference)."""
-    out = []
-    for w in words:
-        s = g.initial_state
-        traj = [s]
-        for x in w:
-            s = g.update(s, int(x))
-            traj.append(s)
-        out.append(np.array(traj))
-    return np.array(out)
 
 
 @st.composite
@@ -45,7 +33,7 @@ def test_hmm_trajectories_equal_native_updates(case):
     g, words = case
     tr = belief_trajectories(g, words)
     assert tr.beliefs.shape == (words.shape[0], words.shape[1] + 1, g.dim)
-    np.testing.assert_allclose(tr.native(), _native_steps(g, words), atol=1e-10)
+    np.testing.assert_allclose(tr.native(), np.array(loop_native_beliefs(g, words)), atol=1e-10)
     np.testing.assert_allclose(tr.native().sum(-1), 1.0, atol=1e-12)
     np.testing.assert_allclose(np.exp(tr.log_prob[:, -1]), g.word_probability(words), rtol=1e-9, atol=1e-300)
 
@@ -58,7 +46,7 @@ def test_quantum_trajectories_equal_density_matrix_updates(case):
     rho = tr.native()
     d = g.dim
     assert rho.shape == (words.shape[0], words.shape[1] + 1, d, d)
-    np.testing.assert_allclose(rho, _native_steps(g, words), atol=1e-10)
+    np.testing.assert_allclose(rho, np.array(loop_native_beliefs(g, words)), atol=1e-10)
     # density matrices: Hermitian, trace 1, positive semidefinite
     np.testing.assert_allclose(rho, np.conj(np.swapaxes(rho, -1, -2)), atol=1e-12)
     np.testing.assert_allclose(np.trace(rho, axis1=-2, axis2=-1), 1.0, atol=1e-12)
@@ -71,7 +59,7 @@ def test_quantum_trajectories_equal_density_matrix_updates(case):
 def test_ghmm_trajectories_equal_native_updates(case):
     g, words = case
     tr = belief_trajectories(g, words)
-    np.testing.assert_allclose(tr.beliefs, _native_steps(g, words), atol=1e-9)
+    np.testing.assert_allclose(tr.beliefs, np.array(loop_native_beliefs(g, words)), atol=1e-9)
     np.testing.assert_allclose(tr.beliefs @ g.to_ghmm().tau, 1.0, atol=1e-10)
 
 
