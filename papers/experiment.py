@@ -176,6 +176,8 @@ class Experiment:
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     modes: ClassVar[dict[str, Mode]] = {}
+    #: the Markdown report's file name in the output folder (``report.html`` goes beside it)
+    report_file: ClassVar[str] = "RESULTS.md"
 
     # ------------------------------------------------------------------ to override
     def runs(self, mode: Mode) -> list[Run]:
@@ -219,7 +221,7 @@ class Experiment:
         self.report(results, rep)
         rep.reproduce(self.command(m), hardware=hw, seconds=results.seconds)
         write_json(out / "results.json", results.to_dict(), default=str)
-        rep.write(out / "RESULTS.md")
+        rep.write(out / self.report_file)
         if not quiet:
             print(f"== {self.name} ({m.name}): {len(runs)} runs in {timer.total:.0f} s -> {out}", flush=True)
         return results
