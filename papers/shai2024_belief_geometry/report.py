@@ -22,7 +22,7 @@ WHOSE = {"paper": "the paper's (in-sample)", "ours": "our (held-out)"}
 
 def _arch(t: dict) -> str:
     heads = f"{t['n_heads']} head{'s' if t['n_heads'] > 1 else ''} of {t['d_head']}"
-    return (f"{t['n_layers']} layers, {heads}, d_model {t['d_model']}, d_mlp {t['d_mlp']}, {t['act']}, LayerNorm, "
+    return (f"{t['n_layers']} layer{'s' * (t['n_layers'] > 1)}, {heads}, d_model {t['d_model']}, d_mlp {t['d_mlp']}, {t['act']}, LayerNorm, "
             f"context {t['context']}")
 
 
