@@ -139,7 +139,7 @@ def test_paper_lists_the_installed_experiments_and_rejects_unknown_names():
     out = run("paper").stdout
     names = [line.split()[0] for line in out.strip().splitlines()]
     assert names == sorted(["shai2024_belief_geometry", "riechers2025_quantum", "piotrowski2025_attention",
-                            "shai2026_factored", "preregistered_heads"])
+                            "shai2026_factored", "preregistered_heads", "demo"])
     assert "Transformers learn factored representations" in out
     one_line_error(run("paper", "shai2025", check=False), "unknown paper 'shai2025'", "did you mean",
                    "shai2024_belief_geometry")
