@@ -90,41 +90,48 @@ class Shai2024(Experiment):
     def analyze(self, run: Run, ctx) -> dict:
         if run.group == "manifolds":
             return self._manifolds(run, ctx)
+        return self._mess3(run, ctx) if run.group.startswith("mess3") else self._rrxor(run, ctx)
+
+    def _mess3(self, run: Run, ctx) -> dict:
+        """Every kept network of a Mess3 run (:func:`.mess3.stage_metrics`)."""
         from generators.io import resolve
 
-        first = run.seed == ctx.mode.seeds[0]
-        folds = ctx.mode.analysis["folds"]
-        cfg = ctx.trained.result.config
-        g, L = resolve(run.train["process"]), cfg.model.n_layers
-        models = ctx.trained.models
-        if run.group.startswith("mess3"):
-            out = {"stages": {}}
-            tokens_per_step = cfg.batch_size * cfg.context
-            for s, model in models.items():
-                met, arrays = mess3.stage_metrics(model, g, L, seed=run.seed, folds=folds, markov=s == max(models))
-                met["tokens"] = s * tokens_per_step
-                if s > 0:
-                    met["loss_relative"] = _loss_near(ctx.trained.history, s)
-                out["stages"][str(s)] = met
-                ctx.say(f"   {run.key} step {s:>7,}: paper-protocol MSE {met['paper']['mse_pre_ln']:.5f}, "
-                        f"held-out {met['ours']['mse']:.5f}")
-            if first:
-                mess3.simplex_figure(arrays, ctx.out / f"mess3_simplex_{run.params['init']}.png",
-                                     title=f"Mess3(0.05, 0.85) after {max(models) * tokens_per_step:.2g} tokens "
-                                           f"({run.params['init']} init, seed {run.seed})")
-            return out
+        cfg, models = ctx.trained.result.config, ctx.trained.models
+        g, tokens_per_step = resolve(run.train["process"]), cfg.batch_size * cfg.context
+        out: dict = {"stages": {}}
+        for s, model in models.items():
+            met, arrays = mess3.stage_metrics(model, g, cfg.model.n_layers, seed=run.seed,
+                                              folds=ctx.mode.analysis["folds"], markov=s == max(models))
+            met["tokens"] = s * tokens_per_step
+            if s > 0:
+                met["loss_relative"] = _loss_near(ctx.trained.history, s)
+            out["stages"][str(s)] = met
+            ctx.say(f"   {run.key} step {s:>7,}: paper-protocol MSE {met['paper']['mse_pre_ln']:.5f}, "
+                    f"held-out {met['ours']['mse']:.5f}")
+        if run.seed == ctx.mode.seeds[0]:
+            mess3.simplex_figure(arrays, ctx.out / f"mess3_simplex_{run.params['init']}.png",
+                                 title=f"Mess3(0.05, 0.85) after {max(models) * tokens_per_step:.2g} tokens "
+                                       f"({run.params['init']} init, seed {run.seed})")
+        return out
+
+    def _rrxor(self, run: Run, ctx) -> dict:
+        """The trained RRXOR network against its controls (:mod:`.rrxor`)."""
+        from generators.io import resolve
+
         from .training import initial_model
 
+        cfg, models, folds = ctx.trained.result.config, ctx.trained.models, ctx.mode.analysis["folds"]
+        g, L = resolve(run.train["process"]), cfg.model.n_layers
         other = next(i for i in INITS if i != run.params["init"])
         nets = {"trained": models[max(models)], "untrained": models[0], "untrained_other": initial_model(cfg, other)}
         rows = rrxor.probe_rows(g, nets, L)
+        n_pairs = int(rows["counts"].sum())
         out = {"layers": rrxor.layer_fits(rows, L, seed=run.seed, folds=folds),
                "distances": rrxor.distance_metrics(rows, L, seed=run.seed, folds=folds),
                "loss_relative": _final_relative(ctx.trained.result),
                "tokens": max(models) * cfg.batch_size * cfg.context,
-               "rows": {"distinct": len(rows["counts"]), "pairs": int(rows["counts"].sum()),
-                        "inputs": int(rows["counts"].sum()) // cfg.context}}
-        if first:
+               "rows": {"distinct": len(rows["counts"]), "pairs": n_pairs, "inputs": n_pairs // cfg.context}}
+        if run.seed == ctx.mode.seeds[0]:
             man = _manifold(g, ctx.mode.analysis["depth"]["rrxor"])
             rrxor.geometry_figure(rows, L, man.beliefs, ctx.out / "rrxor_geometry.png",
                                   title="RRXOR: belief states (top 3 principal axes) vs the paper's in-sample fit "
