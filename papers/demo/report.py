@@ -60,8 +60,8 @@ def write_report(results, rep, out: Path) -> None:
 
     t = first.train
     rep.section("3. Training")
-    rep.text(f"Transformer: {t['n_layers']} layer{'s' * (t['n_layers'] > 1)}, {t['n_heads']} heads x {t['d_head']}, d_model {t['d_model']}, "
-             f"d_mlp {t['d_mlp']}, context {t['context']}; Adam lr {t['lr']} ({t['warmup_steps']} warm-up steps, "
+    rep.text(f"Transformer: {t['n_layers']} layer{'s' * (t['n_layers'] > 1)}, {t['n_heads']} heads x {t['d_head']}, "
+             f"d_model {t['d_model']}, d_mlp {t['d_mlp']}, context {t['context']}; Adam lr {t['lr']} ({t['warmup_steps']} warm-up steps, "
              f"cosine decay over {t['steps']:,} steps), batch {t['batch_size']}, exact data mode with exact "
              f"next-symbol targets; {len(runs)} seeds.")
     rep.table(["seed", "steps", "tokens", "seconds", "exact validation loss / optimum"],

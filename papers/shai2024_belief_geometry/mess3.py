@@ -7,19 +7,21 @@ number of inputs sharing it: every (input, position) pair counts once):
 - the paper's protocol (:mod:`.protocol`): in-sample affine least squares from the final
   residual stream before (``blocks.{n-1}.resid_post``) and after (``ln_final``) the final
   LayerNorm to the 3-state belief, MSE averaged over inputs x positions x coordinates; the
-  shuffled-belief control (beliefs permuted among prefixes of the same length, refit) with
-  how far its prediction collapsed (:func:`.protocol.collapse`);
+  paper's shuffled-belief control (the beliefs of all (input, position) pairs permuted,
+  refit, the prediction scored against the true beliefs: :func:`.protocol.shuffled_copies`)
+  and how far its prediction collapsed (:func:`.protocol.collapse`);
 - ours: the same rows and weights, a seeded 80/20 split of the prefixes, the truncated-SVD
   rank chosen by k-fold cross-validation, MSE and R^2 on the held-out prefixes, with the
-  probe's shuffled control (:func:`nets.probe.probe`); at the last step also the Markov-3
-  baseline (beliefs predicted from the last 3 symbols).
+  probe's shuffled control (beliefs permuted among prefixes of the same length:
+  :func:`nets.probe.probe`); at the last step also the Markov-3 baseline (beliefs
+  predicted from the last 3 symbols).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .protocol import PAPER_COND, collapse, ols_in_sample, shuffle_rows
+from .protocol import PAPER_COND, collapse, ols_in_sample, shuffled_copies
 
 __all__ = ["PROCESS", "PAPER_MSE", "PAPER_MSE_FINAL", "stage_metrics", "simplex_figure"]
 
@@ -53,10 +55,10 @@ def stage_metrics(model, generator, n_layers: int, *, seed: int, folds: int, mar
     Y, w = ds.beliefs["native"], ds.weights
     pre = ols_in_sample(ds.activations[last], Y, w, cond=PAPER_COND)
     post = ols_in_sample(ds.activations["ln_final"], Y, w, cond=PAPER_COND)
-    perm = shuffle_rows(ds.lengths, seed + 1)
-    shuf = ols_in_sample(ds.activations[last], Y[perm], w, cond=PAPER_COND)
+    counts = np.round(w * ds.meta["n_words"] * len(ds.meta["prefix_lengths"]))
+    shuf = ols_in_sample(ds.activations[last], shuffled_copies(Y, counts, seed + 1), w, cond=PAPER_COND)
     paper = {"mse_pre_ln": _mse(Y, pre, w), "mse_post_ln": _mse(Y, post, w),
-             "shuffled": {"mse": _mse(Y[perm], shuf, w), **collapse(shuf, Y[perm], w)}}
+             "shuffled": {"mse": _mse(Y, shuf, w), **collapse(shuf, Y, w)}}
     pr = ds.probe("native", names=[last], rank="cv", folds=folds, seed=seed)
     h = pr.points[last]
     ours = {"mse": h.test["mse"], "r2": h.r2, "rank": h.rank, "shuffled_mse": h.shuffled["mse"]}

@@ -13,9 +13,10 @@ for RRXOR), and the controls it needs.
 - :func:`pairwise_distance_r2` -- the R^2 of a linear fit of the pairwise Euclidean
   distances of one embedding on those of another, over *all* pairs of rows (the squared
   Pearson correlation of the two distance lists).
-- :func:`shuffle_rows` -- the shuffled-belief control: a permutation of the rows within
-  each prefix length (every row keeps its weight, the link between an input and its belief
-  is broken).
+- :func:`shuffled_copies` -- the paper's shuffled-belief control (Figure 6): the beliefs of
+  all (input, position) pairs permuted at random, on our distinct-prefix rows;
+  :func:`shuffle_rows` -- ours: a permutation of the distinct rows within each prefix
+  length (every row keeps its weight, the link between an input and its belief is broken).
 - :func:`collapse` -- how far a prediction has collapsed to its centre.
 
 Costs: :func:`ols_in_sample` ``O(N d min(N, d))``; :func:`pairwise_distance_r2`
@@ -32,7 +33,8 @@ from scipy.spatial.distance import pdist
 
 from generators.validation import check_real_array, check_weights
 
-__all__ = ["ols_in_sample", "pairwise_distance_r2", "shuffle_rows", "collapse", "paper_hooks", "PAPER_COND"]
+__all__ = ["ols_in_sample", "pairwise_distance_r2", "shuffle_rows", "shuffled_copies", "collapse", "paper_hooks",
+           "PAPER_COND"]
 
 #: the singular-value cutoff of the authors' fits: scikit-learn's ``LinearRegression`` (before
 #: 1.6) called ``scipy.linalg.lstsq`` with its default ``cond``, the float32 machine epsilon
@@ -128,6 +130,31 @@ def shuffle_rows(lengths: Any, seed: int) -> np.ndarray:
 
     lengths = np.asarray(lengths)
     return permute_within(lengths, lengths.shape[0], np.random.default_rng(seed))
+
+
+def shuffled_copies(Y: Any, counts: Any, seed: int) -> np.ndarray:
+    """The paper's shuffled-belief targets on distinct rows: row ``i`` stands for
+    ``counts[i]`` (input, position) pairs; the beliefs of all pairs are permuted at random
+    (the authors' ``torch.randperm`` over the flattened pairs) and each row gets the mean of
+    the beliefs its pairs received.  With weights ``counts`` the least-squares fit to these
+    means is the fit to the permuted pairs (the same normal equations).  Cost ``O(sum(counts) k)``.
+
+    Every belief is handed out once: the count-weighted sum is unchanged.
+
+    >>> Y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> S = shuffled_copies(Y, [1, 3], seed=0)
+    >>> S.shape, np.allclose([1, 3] @ S, [1, 3] @ Y)
+    ((2, 2), True)
+    """
+    Y = check_real_array(Y, "Y", ndim=2)
+    c = check_real_array(counts, "counts", ndim=1)
+    if c.shape[0] != Y.shape[0] or np.any(c < 1) or np.any(c != np.round(c)):
+        raise ValueError(f"counts must be {Y.shape[0]} positive integers; got {counts!r}")
+    c = c.astype(np.int64)
+    pairs = np.repeat(np.arange(c.size), c)
+    received = Y[pairs[np.random.default_rng(seed).permutation(pairs.size)]]
+    starts = np.concatenate([[0], np.cumsum(c)[:-1]])
+    return np.add.reduceat(received, starts, axis=0) / c[:, None]
 
 
 def collapse(pred: Any, Y: Any, weights: Any = None) -> dict:

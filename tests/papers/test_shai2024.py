@@ -18,7 +18,7 @@ from nets.train import train
 from papers.shai2024_belief_geometry import protocol
 from papers.shai2024_belief_geometry.experiment import MESS3_TRAIN, Shai2024
 from papers.shai2024_belief_geometry.protocol import (PAPER_COND, collapse, ols_in_sample, pairwise_distance_r2,
-                                                      paper_hooks, shuffle_rows)
+                                                      paper_hooks, shuffle_rows, shuffled_copies)
 from papers.shai2024_belief_geometry.training import (initial_model, initializer_range, train_in_stages,
                                                       transformer_lens_init)
 
@@ -82,6 +82,22 @@ def test_paper_metric_scores_an_untrained_network_near_one():
     Y, c = ds.beliefs["native"], np.round(ds.weights * 4360)
     assert pairwise_distance_r2(ols_in_sample(X, Y, c), Y, c) > 0.99
     assert pairwise_distance_r2(ols_in_sample(X, Y, c, cond=PAPER_COND), Y, c) < 0.99
+
+
+def test_shuffled_copies_is_the_fit_to_permuted_pairs():
+    """The paper's control permutes the beliefs of all expanded (input, position) pairs; the
+    count-weighted fit to each row's mean of what its pairs received is the same fit."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(12, 3)), rng.dirichlet(np.ones(3), size=12)
+    c = rng.integers(1, 5, size=12)
+    S = shuffled_copies(Y, c, seed=4)
+    pairs = np.repeat(np.arange(12), c)
+    received = Y[pairs[np.random.default_rng(4).permutation(pairs.size)]]  # the same permutation
+    expanded = ols_in_sample(X[pairs], received)
+    np.testing.assert_allclose(ols_in_sample(X, S, c)[pairs], expanded, atol=1e-10)
+    np.testing.assert_allclose(c @ S, c @ Y)
+    with pytest.raises(ValueError, match="positive integers"):
+        shuffled_copies(Y, np.zeros(12), 0)
 
 
 def test_shuffle_rows_and_collapse():
