@@ -61,9 +61,9 @@ def write_report(results, rep, out: Path) -> None:
     t = first.train
     rep.section("3. Training")
     rep.text(f"Transformer: {t['n_layers']} layer{'s' * (t['n_layers'] > 1)}, {t['n_heads']} heads x {t['d_head']}, "
-             f"d_model {t['d_model']}, d_mlp {t['d_mlp']}, context {t['context']}; Adam lr {t['lr']} ({t['warmup_steps']} warm-up steps, "
-             f"cosine decay over {t['steps']:,} steps), batch {t['batch_size']}, exact data mode with exact "
-             f"next-symbol targets; {len(runs)} seeds.")
+             f"d_model {t['d_model']}, d_mlp {t['d_mlp']}, context {t['context']}; Adam lr {t['lr']} "
+             f"({t['warmup_steps']} warm-up steps, cosine decay over {t['steps']:,} steps), batch "
+             f"{t['batch_size']}, exact data mode with exact next-symbol targets; {len(runs)} seeds.")
     rep.table(["seed", "steps", "tokens", "seconds", "exact validation loss / optimum"],
               [[r.seed] + [results.metrics(r.key)["training"][k] for k in ("steps", "tokens", "seconds",
                                                                             "val_relative")] for r in runs])
