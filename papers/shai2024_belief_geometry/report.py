@@ -193,6 +193,14 @@ def _rrxor(results, findings: list[str]):
                     + ("the concatenation fits better than any single layer, as the paper says." if cmp["beats"]["zero"]
                        else "not separated from zero: the paper's 'in no single layer but in the concatenation' is "
                             "not reproduced at this training length."))
+    mse = {p: results.interval("rrxor", f"layers.points.{p}.paper.mse") for p in layer_points(L)}
+    single = min(mse, key=lambda p: mse[p].mean)
+    cat, cat_u = (results.interval("rrxor", f"layers.points.concat.paper.{k}") for k in ("mse", "untrained_mse"))
+    findings.append(f"Under the paper's in-sample MSE the concatenation wins ({cat.format(4)} against "
+                    f"{mse[single].format(4)} for the best single point `{single}`), but so does the untrained "
+                    f"network's concatenation ({cat_u.format(4)}): "
+                    + ("it beats every trained single point, so the in-sample comparison rewards columns, not "
+                       "training." if cat_u.hi < mse[single].lo else "it does not beat the best trained single point."))
     dist = []
     for d in ("paper", "ours"):
         for q in ("beliefs", "next"):
