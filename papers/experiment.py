@@ -176,6 +176,8 @@ class Experiment:
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     modes: ClassVar[dict[str, Mode]] = {}
+    #: the Markdown report's file name in the output folder (``report.html`` goes beside it)
+    report_file: ClassVar[str] = "RESULTS.md"
 
     # ------------------------------------------------------------------ to override
     def runs(self, mode: Mode) -> list[Run]:
@@ -219,7 +221,7 @@ class Experiment:
         self.report(results, rep)
         rep.reproduce(self.command(m), hardware=hw, seconds=results.seconds)
         write_json(out / "results.json", results.to_dict(), default=str)
-        rep.write(out / "RESULTS.md")
+        rep.write(out / self.report_file)
         if not quiet:
             print(f"== {self.name} ({m.name}): {len(runs)} runs in {timer.total:.0f} s -> {out}", flush=True)
         return results
@@ -268,14 +270,15 @@ class Experiment:
 
     def train_run(self, run: Run, run_dir: Path, *, quiet: bool):
         """Train ``run`` with its TrainConfig fields into ``run_dir``, resuming a checkpoint
-        left by an interrupted earlier attempt."""
+        left by an interrupted earlier attempt (the folder is the experiment's own: what an
+        attempt left there without a checkpoint is replaced)."""
         from nets.config import TrainConfig
         from nets.train import train
 
         fields = dict(run.train, seed=run.seed, out_dir=str(run_dir), quiet=quiet)
         cfg = TrainConfig.from_dict(fields)
-        resume = (run_dir / "checkpoint.pt").is_file()
-        return train(cfg, resume=resume)
+        resume = (run_dir / "checkpoint.pt").is_file()  # else: files of an attempt that never checkpointed
+        return train(cfg, resume=resume, overwrite=not resume)
 
     # ------------------------------------------------------------------ command line
     def main(self, argv: list[str] | None = None) -> int:

@@ -139,7 +139,7 @@ def test_paper_lists_the_installed_experiments_and_rejects_unknown_names():
     out = run("paper").stdout
     names = [line.split()[0] for line in out.strip().splitlines()]
     assert names == sorted(["shai2024_belief_geometry", "riechers2025_quantum", "piotrowski2025_attention",
-                            "shai2026_factored", "preregistered_heads"])
+                            "shai2026_factored", "preregistered_heads", "demo"])
     assert "Transformers learn factored representations" in out
     one_line_error(run("paper", "shai2025", check=False), "unknown paper 'shai2025'", "did you mean",
                    "shai2024_belief_geometry")
@@ -175,19 +175,3 @@ def test_train_rnn_from_a_python_generator_file_stores_its_table(tmp_path):
 def test_debug_shows_traceback():
     p = run("--debug", "info", "mess4", check=False)
     assert p.returncode != 0 and "Traceback" in p.stderr
-
-
-def test_demo_quick_end_to_end(tmp_path):
-    out = run("demo", "--quick", "--out", tmp_path / "demo", "--seconds", "8").stdout
-    for step in ("== 1.", "== 2.", "== 3.", "== 4.", "verdict:"):
-        assert step in out
-    d = tmp_path / "demo"
-    for f in ("report.md", "results.json", "bloch_walk_beliefs.png", "mess3_beliefs.png", "loss_curve.png",
-              "belief_geometry.png", "fit_by_layer.png", "probe.json"):
-        assert (d / f).exists(), f
-    r = json.loads((d / "results.json").read_text())
-    assert r["generator"]["dims"] == {"native (qubit)": 2, "GHMM (Gell-Mann)": 4, "minimal (Hankel rank)": 3}
-    assert r["generator"]["equivalent_to_library"] is True
-    assert all(not m["same_process"] and m["gap_nats"] > 0 for m in r["generator"]["markov"])
-    text = (d / "report.md").read_text()
-    assert "qbelief train bloch_walk" in text and "![loss curve](loss_curve.png)" in text

@@ -1,0 +1,3 @@
+from .experiment import main
+
+raise SystemExit(main())
