@@ -102,8 +102,8 @@ def initial_model(cfg, init: str = "torch"):
     return model
 
 
-def write_initial_checkpoint(cfg, model: nn.Module, path: str | Path) -> Path:
-    """Store ``model`` as step 0 of run ``cfg``: ``nets.train.train(cfg, resume=True)`` then
+def write_initial_checkpoint(cfg, model: nn.Module, run_dir: str | Path) -> Path:
+    """Store ``model`` as step 0 of run ``cfg`` in ``run_dir`` (its ``checkpoint.pt``): ``nets.train.train(cfg, resume=True)`` then
     starts from it.  The optimizer state is that of a fresh optimizer of ``cfg`` (SGD, Adam
     or AdamW, as :func:`nets.train.train` builds it) and the scheduler is left to the run
     (a fresh one is its step-0 state)."""
@@ -120,9 +120,9 @@ def write_initial_checkpoint(cfg, model: nn.Module, path: str | Path) -> Path:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, **wd)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, **wd)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_checkpoint(path, cfg, model, opt, None, 0, DistInfo())
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(run_dir, cfg, model, opt, None, 0, DistInfo())
 
 
 @dataclass
@@ -153,7 +153,7 @@ def train_in_stages(cfg, init: str, stages, run_dir: str | Path, *, quiet: bool 
     ckpt = run_dir / "checkpoint.pt"
     cfg = replace(cfg, out_dir=str(run_dir), quiet=quiet)
     if not ckpt.is_file():
-        write_initial_checkpoint(cfg, initial_model(cfg, init), ckpt)
+        write_initial_checkpoint(cfg, initial_model(cfg, init), run_dir)
     states, result = {}, None
     for s in stages:
         snap = run_dir / f"step{s}.pt"
