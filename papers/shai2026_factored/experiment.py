@@ -1,6 +1,7 @@
-"""Shai et al. 2026 (arXiv 2602.02385): on an independent product of processes a transformer
-represents each factor's belief in its own, nearly orthogonal subspace -- far fewer
-dimensions than the joint belief needs.
+"""Shai et al. 2026, "Transformers learn factored representations" (arXiv 2602.02385).
+
+On an independent product of processes a transformer represents each factor's belief in
+its own, nearly orthogonal subspace -- far fewer dimensions than the joint belief needs.
 
 Runs: one training per seed on the product (the paper's 3 x Mess3(0.15, 0.6) + 2 x Bloch
 walk(1, 3) in full mode; 2 x Mess3 + 1 Bloch walk in quick mode; Mess3 x Bloch walk in
@@ -66,9 +67,24 @@ class Shai2026(Experiment):
                 for p in protocols for s in mode.seeds]
 
     def execute(self, mode="quick", out=None, **kwargs):
+        import torch
+
         name = mode.name if isinstance(mode, Mode) else mode
         self.out_dir = Path(out) if out is not None else self.default_out(name)
-        return super().execute(mode, self.out_dir, **kwargs)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the analysis' forward passes too: a small model on a small shared CPU
+        try:
+            return super().execute(mode, self.out_dir, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    def command(self, mode: Mode) -> str:
+        """The reproduce line; ``--protocol`` only when it differs from the mode's default
+        (quick mode's is ``ours``)."""
+        default = self.modes.get(mode.name)
+        if default is not None and mode.protocol == default.protocol:
+            return f"qbelief paper {self.name} --{mode.name}    # or: python -m papers.{self.name} --{mode.name}"
+        return f"python -m papers.{self.name} --{mode.name} --protocol {mode.protocol}"
 
     def analyze(self, run: Run, ctx) -> dict:
         import numpy as np

@@ -162,3 +162,12 @@ def test_tiny_end_to_end(tiny):
     assert "0.99-1.00" in md and "0.36-0.88" in md and "Larger representations" in md
     for f in ("cos_r2.png", "fit_by_layer.png", "rmse_trajectory.png", "belief_geometry.png"):
         assert (tiny / f).stat().st_size > 0
+
+
+def test_doctests():
+    import doctest
+
+    from papers.riechers2025_quantum import analysis, processes, report, trajectory
+
+    for mod in (analysis, processes, report, trajectory):
+        assert doctest.testmod(mod, optionflags=doctest.ELLIPSIS).failed == 0, mod.__name__

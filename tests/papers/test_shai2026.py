@@ -155,3 +155,12 @@ def test_tiny_known_values(tiny):
     md = (tiny / "RESULTS.md").read_text()
     assert "overlap, trained (authors)" in md and "weight decay 0.01" in md
     assert (tiny / "subspace_overlap_ours.png").stat().st_size > 0
+
+
+def test_doctests():
+    import doctest
+
+    from papers.shai2026_factored import analysis, experiment, overlap
+
+    for mod in (analysis, experiment, overlap):
+        assert doctest.testmod(mod, optionflags=doctest.ELLIPSIS).failed == 0, mod.__name__
