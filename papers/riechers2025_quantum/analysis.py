@@ -74,10 +74,29 @@ def analyze_net(g: Any, model: Any, arch: dict, *, folds: int = 10, seed: int = 
                     "paper": in_sample(cat, Y, p, folds, seed),
                     "paper_markov3_targets": in_sample(cat, ds.markov_beliefs, p, folds, seed)},
          "markov3_features": _pick(pr.baselines.get("markov")),
+         "bootstrap": heldout_bootstrap(pr, seed),
          "layers": {n: {**_pick(pt.test), "untrained": _pick(pt.untrained)} for n, pt in pr.points.items()
                     if n != "concat"},
          "geometry": {k: pr.geometry[k] for k in ("activation_pca95", "belief_affine_dim", "belief_pca95")}}
     return m, pr, ds
+
+
+def heldout_bootstrap(pr: Any, seed: int, n_boot: int = 200) -> dict:
+    """Percentile bootstrap (:func:`nets.stats.bootstrap_interval`) of the headline point's
+    held-out cos R^2 and RMSE over the held-out prefixes (resampled with replacement, each
+    keeping its weight): the noise of the probe's inputs alone, for one trained net.
+    Returns ``{"cos_r2_lo", "cos_r2_hi", "rmse_lo", "rmse_hi"}``; cost ``2 n_boot`` metric
+    evaluations."""
+    from nets.probe import probe_metrics
+    from nets.stats import bootstrap_interval
+
+    Y, P, w = (np.asarray(pr.arrays[k]) for k in ("beliefs", "predicted", "weights"))
+    out = {}
+    for key in ("cos_r2", "rmse"):
+        iv = bootstrap_interval(lambda i, key=key: probe_metrics(Y[i], P[i], w[i])[key] if w[i].sum() > 0
+                                else float("nan"), len(w), n_boot=n_boot, seed=seed)
+        out[f"{key}_lo"], out[f"{key}_hi"] = iv.lo, iv.hi
+    return out
 
 
 def compare_representations(ds: Any, arch: dict, *, folds: int = 10, seed: int = 0) -> dict:
