@@ -50,6 +50,7 @@ def write_report(results, rep, out: Path) -> None:
     mode = results.mode
     ours, paper = _groups(results, "ours"), _groups(results, "paper")
     _intro(results, rep, ours, paper)
+    _verdicts(results, rep, ours, paper)
     if ours:
         _headline(results, rep, ours, out)
     _trajectory(results, rep, ours + paper, out)
@@ -75,6 +76,51 @@ def _intro(results, rep, ours, paper) -> None:
              f"interval over the seeds): {len(ours)} process/net configurations under our training protocol"
              + (f" and {len(paper)} under the paper's" if paper else "") + ". No GPU was available: the full mode "
              "(the paper's 20,000 epochs) was not run.")
+
+
+def _verdicts(results, rep, ours, paper) -> None:
+    """The claims, each checked against the intervals."""
+    iv = results.interval
+    items = []
+    if ours:
+        cos = {g: iv(g, "concat.cos_r2") for g in ours}
+        ok = [g for g in ours if range_verdict(cos[g], *PAPER_MINIMAL) == "within"]
+        items.append(f"**cos R^2 onto the minimal beliefs 0.99-1.00**: consistent for {len(ok)} of {len(ours)} "
+                     "configurations" + ("" if len(ok) == len(ours) else "; below for " + ", ".join(
+                         f"{_label(g)} {cos[g].format()}" for g in ours if g not in ok)) + ".")
+        for name, path in (("the untrained net", "concat.untrained.cos_r2"), ("shuffled beliefs", "concat.shuffled.cos_r2"),
+                           ("the Markov-3 beliefs", "concat.markov3_targets.cos_r2")):
+            won = [g for g in ours if compare(cos[g], controls={name: iv(g, path)})["beats"][name]]
+            items.append(f"**above {name}** (intervals separated) for {len(won)} of {len(ours)}"
+                         + ("" if len(won) == len(ours) else ": not for " + ", ".join(_label(g) for g in ours
+                                                                                    if g not in won)) + ".")
+        mk = [g for g in ours if range_verdict(iv(g, "concat.markov3_targets.cos_r2"), *PAPER_MARKOV) != "within"]
+        items.append(f"**Markov-3 cos R^2 within 0.36-0.88** for {len(ours) - len(mk)} of {len(ours)}"
+                     + ("" if not mk else "; outside for " + ", ".join(
+                         f"{_label(g)} {iv(g, 'concat.markov3_targets.cos_r2').format()}" for g in mk)) + ".")
+        arch = results.mode.analysis["arch"]
+        deep = [g for g in ours if _layer_verdict(results, g, probe_points(arch[g.split("-")[1]]))[1]]
+        cat = [g for g in ours if _layer_verdict(results, g, probe_points(arch[g.split("-")[1]]))[0]]
+        items.append(f"**deeper layers fit best** (last layer above the first) for {len(deep)} of {len(ours)}; "
+                     f"**the concatenation** at least as good as the best single layer for {len(cat)} of {len(ours)}.")
+        for g in ours:
+            if "representations" in results.metrics(results.group_runs(g)[0].key):
+                base = iv(g, "representations.minimal.r2")
+                worse = [k for k in ("hidden_bit", "markov3") if compare(
+                    base, controls={k: iv(g, f"representations.{k}.r2")})["beats"][k]]
+                say = {True: "fit worse than the minimal ones", False: "are not separated from the minimal ones"}
+                items.append(f"**larger representations fit worse** ({_label(g)}): the hidden-bit HMM's beliefs "
+                             f"{say['hidden_bit' in worse]}, the Markov-3 HMM's {say['markov3' in worse]} (R^2 "
+                             f"{iv(g, 'representations.hidden_bit.r2').format()} and "
+                             f"{iv(g, 'representations.markov3.r2').format()} vs minimal {base.format()}).")
+    for g in paper:
+        n_hit = int(results.values(g, "trajectory.reached_80").sum())
+        n = len(results.group_runs(g))
+        ep = results.interval(g, "training.epochs")
+        items.append(f"**RMSE falls by >80% within 20-40 epochs** (the paper's optimizer, {_label(g)}): {n_hit} of {n} "
+                     f"seeds within {ep.hi:g} epochs; the drop reached {iv(g, 'trajectory.drop_final').format(2)}.")
+    rep.section("Verdicts")
+    rep.bullets(items)
 
 
 def _headline(results, rep, groups, out) -> None:
@@ -171,13 +217,11 @@ def _layers(results, rep, groups, mode, out) -> None:
     for g in groups:
         ivs = {n: results.interval(g, f"layers.{n}.r2") for n in names[g]}
         best = max(ivs, key=lambda n: ivs[n].mean)
-        cat = results.interval(g, "concat.r2")
-        first, last = ivs[names[g][0]], ivs[names[g][-1]]
-        deeper = compare(last, controls={"first layer": first})["beats"]["first layer"]
-        verdict = ("concatenation >= best single layer" if cat.hi >= ivs[best].lo else
-                   "concatenation below the best single layer") + \
+        cat_ok, deeper = _layer_verdict(results, g, names[g])
+        verdict = ("concatenation >= best single layer" if cat_ok else "concatenation below the best single layer") + \
                   ("; last layer above the first" if deeper else "; last layer not separated from the first")
-        rows.append([_label(g), best, ivs[best], cat, first, last, verdict])
+        rows.append([_label(g), best, ivs[best], results.interval(g, "concat.r2"), ivs[names[g][0]],
+                     ivs[names[g][-1]], verdict])
     rep.table(["configuration", "best single layer", "its R^2", "concatenation R^2", "first layer R^2",
                "last layer R^2", "verdict"], rows)
     figures.layers_figure(results, groups, names, out / "fit_by_layer.png")
@@ -190,6 +234,15 @@ def _layers(results, rep, groups, mode, out) -> None:
     if all(arrays.get((p, a)) is not None for p in procs for a in archs):
         figures.geometry_grid(arrays, procs, archs, titles, out / "belief_geometry.png")
         rep.figure(out / "belief_geometry.png", "minimal beliefs and each net's probe projection (first seed)")
+
+
+def _layer_verdict(results, g: str, names: list) -> tuple[bool, bool]:
+    """(the concatenation's R^2 interval reaches the best single layer's, the last layer's
+    R^2 lies above the first's with separated intervals)."""
+    ivs = {n: results.interval(g, f"layers.{n}.r2") for n in names}
+    best = max(ivs.values(), key=lambda v: v.mean)
+    deeper = compare(ivs[names[-1]], controls={"first": ivs[names[0]]})["beats"]["first"]
+    return results.interval(g, "concat.r2").hi >= best.lo, deeper
 
 
 def _representations(results, rep, g) -> None:
