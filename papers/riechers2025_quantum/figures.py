@@ -112,26 +112,32 @@ def cos_r2_figure(results: Any, groups: list, path: Path) -> None:
 
 
 def layers_figure(results: Any, groups: list, layer_names: dict, path: Path) -> None:
-    """Held-out R^2 of each layer and of the concatenation, mean and interval over seeds;
-    one panel per process (``groups`` named ``process-arch-protocol``)."""
+    """Held-out R^2 of each layer and of the concatenation, mean and interval over seeds, with
+    the untrained net's; one panel per group (``process-arch-protocol``): rows nets, columns
+    processes."""
     procs = list(dict.fromkeys(g.split("-")[0] for g in groups))
-    fig = new_figure((3.3 * len(procs), 3.2))
-    axes = fig.subplots(1, len(procs), squeeze=False, sharey=True)
-    for ax, p in zip(axes[0], procs):
-        for g in (g for g in groups if g.split("-")[0] == p):
-            names = layer_names[g] + ["concat"]
-            ivs = [results.interval(g, f"layers.{n}.r2" if n != "concat" else "concat.r2") for n in names]
+    archs = list(dict.fromkeys(g.split("-")[1] for g in groups))
+    fig = new_figure((2.8 * len(procs), 2.5 * len(archs)))
+    axes = fig.subplots(len(archs), len(procs), squeeze=False, sharey=True)
+    for g in groups:
+        p, a = g.split("-")[:2]
+        ax = axes[archs.index(a), procs.index(p)]
+        names = layer_names[g] + ["concat"]
+        for key, color, label in (("r2", "tab:blue", "trained"), ("untrained.r2", "tab:gray", "untrained")):
+            ivs = [results.interval(g, f"layers.{n}.{key}" if n != "concat" else f"concat.{key}") for n in names]
             m = np.array([max(iv.mean, -0.05) for iv in ivs])
             err = np.array([[iv.mean - iv.lo, iv.hi - iv.mean] for iv in ivs]).T
-            ax.errorbar(range(len(names)), m, yerr=err, fmt="o-", ms=3, capsize=2, label=g.split("-")[1])
+            ax.errorbar(range(len(names)), m, yerr=err, fmt="o-", ms=3, capsize=2, color=color, label=label)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(["in" if n == "embed" else ("all" if n == "concat" else n.split(".")[1]) for n in names],
                            fontsize=7)
-        ax.set_title(p, fontsize=9)
-        ax.set_xlabel("layer (in = embedding, all = concatenated)", fontsize=7)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"{p} / {a}", fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("held-out R$^2$ (minimal beliefs)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("held-out R$^2$", fontsize=8)
     axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Fit by layer (in = embedding, all = concatenated): mean and 95% interval over seeds", fontsize=9)
     save_figure(fig, path, dpi=90)
 
 
