@@ -40,8 +40,8 @@ TINY_ARCH = {"transformer": dict(ARCH["transformer"], n_layers=2, d_model=16, n_
 FULL_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 60, 100, 200, 500, 1000, 2000, 5000, 10000)
 #: quick mode's training lengths (epochs): the Bloch walk, whose optimum sits 0.5% below log 4,
 #: needs the longest; the transformer costs ~3.7x the vanilla RNN per step on a CPU
-QUICK_EPOCHS = {"transformer": {"mess3": 3, "bloch_walk": 8, "moon": 3, "frdn": 4},
-                "rnn": {"mess3": 2, "bloch_walk": 6, "moon": 2, "frdn": 2}}
+QUICK_EPOCHS = {"transformer": {"mess3": 3, "bloch_walk": 10, "moon": 3, "frdn": 4},
+                "rnn": {"mess3": 2, "bloch_walk": 6, "moon": 6, "frdn": 3}}
 
 
 def _block(processes, archs, epochs: dict, marks: tuple, stop_drop=None) -> dict:
@@ -69,8 +69,8 @@ class Riechers2025(Experiment):
             paper=_block(["mess3"], ["rnn"], {"rnn": 0.2}, (0.1,), stop_drop=0.8))),
         "quick": Mode("quick", seeds=(0, 1, 2), train=dict(num_threads=1), budget_s=1200, analysis=dict(
             arch=ARCH, folds=10, train={"ours": OURS, "paper": PAPER},
-            ours=_block(list(PROCESSES), ["transformer", "rnn"], QUICK_EPOCHS, (0.25, 0.5, 1, 2, 3, 4, 6)),
-            paper=_block(["mess3"], ["rnn"], {"rnn": 40}, (2, 5, 10, 15, 20, 25, 30, 35), stop_drop=0.8))),
+            ours=_block(list(PROCESSES), ["transformer", "rnn"], QUICK_EPOCHS, (0.25, 0.5, 1, 2, 3, 4, 6, 8)),
+            paper=_block(["mess3"], ["rnn"], {"rnn": 40}, (2, 4, 6, 8, 10, 12, 15, 20, 25, 30, 35), stop_drop=0.8))),
         "full": Mode("full", seeds=(0, 1, 2), train=dict(), analysis=dict(
             arch=ARCH, folds=10, train={"ours": OURS, "paper": dict(PAPER, data_mode="exact")},
             ours=_block(list(PROCESSES), list(ARCH), {a: 200 for a in ARCH}, FULL_EPOCHS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nets.stats import compare
+from nets.stats import compare, paired_interval
 
 from .figures import FIGURES
 
@@ -52,9 +52,10 @@ def _verdicts(results, rep) -> None:
         items.append(f"[{g}] **dimension** {tr.format(1)} vs factored {fac:g} and joint {joint.format(1)}: {dim}.")
         for key in ("ours", "authors", "authors_float64"):
             t, u = iv(g, f"overlap.{key}.trained"), iv(g, f"overlap.{key}.untrained")
-            below = compare(t, controls={"init": u}, higher_is_better=False)["beats"]["init"]
-            items.append(f"[{g}] **overlap, {key}**: trained {t.format(4)} "
-                         + ("below" if below else "not separated from") + f" initialization {u.format(3)}; "
+            d = paired_interval(results.values(g, f"overlap.{key}.trained"), results.values(g, f"overlap.{key}.untrained"))
+            side = "below" if d.hi < 0 else ("above" if d.lo > 0 else "not separated from")
+            items.append(f"[{g}] **overlap, {key}**: trained {t.format(4)} {side} initialization {u.format(3)} "
+                         f"(paired difference {d.mean:+.2g} [{d.lo:+.2g}, {d.hi:+.2g}]); "
                          + f"the paper's ~0.5 at initialization {'inside' if not u.excludes(0.5) else 'outside'} "
                          f"that interval; trained / paper's 6e-4 = {t.mean / PAPER['overlap_trained']:.2g}.")
     rep.bullets(items)
@@ -87,12 +88,13 @@ def _group(results, rep, g: str, out: Path) -> None:
     for key in ("ours", "authors", "authors_float64"):
         t, u, s = (iv(g, f"overlap.{key}.{k}") for k in ("trained", "untrained", "shuffled"))
         rnd = iv(g, f"overlap.{key}.random")
-        ct = compare(t, paper=PAPER["overlap_trained"], controls={"untrained": u, "shuffled": s},
-                     higher_is_better=False)
+        ct = compare(t, paper=PAPER["overlap_trained"])["text"].split(": ", 1)[1]
         cu = compare(u, paper=PAPER["overlap_init"])
-        rows.append((f"overlap, trained ({key})", PAPER["overlap_trained"], t,
-                     {"untrained": u, "shuffled": s, "random subspaces": rnd.mean}, ct["text"].split(": ", 1)[1]))
-        rows.append((f"overlap, at initialization ({key})", f"~{PAPER['overlap_init']}", u, {},
+        ct += "".join(f"; {_paired_words(results, g, f'overlap.{key}.trained', f'overlap.{key}.{c}')} {c} (paired)"
+                      for c in ("untrained", "shuffled"))
+        rows.append((f"overlap, trained ({key})", PAPER["overlap_trained"], _sci(t),
+                     {"untrained": _sci(u), "shuffled": _sci(s), "random subspaces": rnd.mean}, ct))
+        rows.append((f"overlap, at initialization ({key})", f"~{PAPER['overlap_init']}", _sci(u), {},
                      cu["text"].split(": ", 1)[1]))
     rep.comparison(rows)
     rep.bullets([f"**{k}** -- {v}." for k, v in DEFINITIONS.items()])
@@ -104,6 +106,17 @@ def _group(results, rep, g: str, out: Path) -> None:
         rep.figure(out / f"factor{k}_geometry_{g}.png", f"factor {k}: true beliefs and their decoding (first seed)")
 
 
+def _sci(iv) -> str:
+    """``mean [lo, hi]`` in 2-digit scientific notation (overlaps span 1e-4 .. 1)."""
+    return f"{iv.mean:.2e} [{iv.lo:.2e}, {iv.hi:.2e}]"
+
+
+def _paired_words(results, g: str, a: str, b: str) -> str:
+    """"below" / "above" / "not separated from": metric ``a`` against ``b``, paired by seed."""
+    d = paired_interval(results.values(g, a), results.values(g, b))
+    return "below" if d.hi < 0 else ("above" if d.lo > 0 else "not separated from")
+
+
 def _decode(results, rep, g: str) -> None:
     iv = results.interval
     factors = sorted({p.split(".")[1] for r in results.group_runs(g)
@@ -112,8 +125,9 @@ def _decode(results, rep, g: str) -> None:
     for f in factors:
         r2, u, s = (iv(g, f"decode.{f}.{k}") for k in ("r2", "untrained_r2", "shuffled_r2"))
         rows.append((f"{f} belief from the final residual stream (held-out R^2)", None, r2,
-                     {"untrained": u, "shuffled": s}, compare(r2, controls={"untrained": u, "shuffled": s})["text"]
-                     .split(": ", 1)[1]))
+                     {"untrained": u, "shuffled": s},
+                     "; ".join(f"{_paired_words(results, g, f'decode.{f}.r2', f'decode.{f}.{c}_r2')} {c} (paired)"
+                               for c in ("untrained", "shuffled"))))
     ex = [(f"variance of the final residual stream explained by the {k.replace('_', ' ')}", None,
            iv(g, f"explained.trained.{k}"), {"untrained": iv(g, f"explained.untrained.{k}")}, "in sample")
           for k in ("factor_beliefs", "joint_beliefs", "current_token")]

@@ -18,7 +18,7 @@ from nets.probe import build_probe_dataset
 from papers.riechers2025_quantum.analysis import analyze_net, compare_representations, in_sample
 from papers.riechers2025_quantum.experiment import Riechers2025, run_epochs
 from papers.riechers2025_quantum.processes import PROCESSES, mess3_hidden_bit, probe_points
-from papers.riechers2025_quantum.report import range_verdict
+from papers.riechers2025_quantum.report import range_verdict, separation
 from papers.riechers2025_quantum.trajectory import epochs_to_drop, initial_model
 
 MESS3 = library.get("mess3", x=0.05, a=0.85)
@@ -114,9 +114,11 @@ def test_initial_model_is_the_training_start():
 def test_range_verdict_and_runs():
     from nets.stats import Interval
 
-    assert range_verdict(Interval(0.995, 0.99, 1.0, 3), 0.99, 1.0) == "within"
+    assert range_verdict(Interval(0.995, 0.99, 1.0, 3), 0.99, 1.0) == "in"
     assert range_verdict(Interval(0.95, 0.9, 0.98, 3), 0.99, 1.0) == "below"
     assert range_verdict(Interval(0.95, 0.9, 0.98, 3), 0.36, 0.88) == "above"
+    assert range_verdict(Interval(0.95, 0.8, 1.1, 3), 0.99, 1.0) == "unresolved"  # spans the range, mean outside
+    assert separation(Interval(-0.2, -0.3, -0.1, 3)) == "below" and separation(Interval(0, -1, 1, 3)) == "not separated"
     exp = Riechers2025()
     quick = exp.modes["quick"]
     runs = exp.runs(quick)
