@@ -28,7 +28,7 @@ import numpy as np
 
 from generators.validation import check_int, check_real, check_real_array, check_seed
 
-__all__ = ["Interval", "seed_interval", "bootstrap_interval", "compare"]
+__all__ = ["Interval", "seed_interval", "bootstrap_interval", "compare", "paired_interval"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +156,24 @@ def compare(interval: Interval, *, paper: float | None = None, controls: dict[st
                      else f"not separated from {name} ({shown})")
     out["text"] = f"{interval.format()}: " + "; ".join(words) if words else interval.format()
     return out
+
+
+def paired_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Interval:
+    """Student-t interval of the mean per-seed difference ``a_i - b_i``.
+
+    For a metric and its control measured on the same seed (the same held-out rows, the
+    same data), the paired difference removes the variation the two share; its interval
+    excluding 0 is the paired t test at ``1 - level``.  ``a`` and ``b`` must have the same
+    length (one value per seed, in the same seed order).
+
+    >>> iv = paired_interval([0.91, 0.95, 0.99], [0.80, 0.86, 0.88])
+    >>> round(iv.mean, 4), iv.excludes(0.0)
+    (0.1033, True)
+    >>> seed_interval([0.91, 0.95, 0.99]).lo < seed_interval([0.80, 0.86, 0.88]).hi  # unpaired: they overlap
+    True
+    """
+    a = check_real_array(a, "a", ndim=1)
+    b = check_real_array(b, "b", ndim=1)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need one value per seed on both sides; got {a.size} and {b.size}")
+    return seed_interval(a - b, level)

@@ -1,3 +1,4 @@
-from .run import main
+"""``python -m papers.riechers2025_quantum [--tiny|--quick|--full] ...`` (see README.md)."""
+from .experiment import main
 
 raise SystemExit(main())

@@ -47,3 +47,16 @@ def test_compare_against_paper_and_controls():
     assert "excludes" not in c["text"] and "not separated from shuffled" in c["text"]
     lower = compare(Interval(0.01, 0.005, 0.015, 3), controls={"untrained": 0.1}, higher_is_better=False)
     assert lower["beats"] == {"untrained": True}
+
+
+def test_paired_interval_is_the_t_interval_of_differences():
+    from nets.stats import paired_interval
+
+    a, b = [0.91, 0.95, 0.99], [0.80, 0.86, 0.88]
+    iv = paired_interval(a, b)
+    ref = seed_interval(np.subtract(a, b))
+    assert (iv.mean, iv.lo, iv.hi) == (ref.mean, ref.lo, ref.hi)
+    # the shared seed-to-seed variation cancels: separated when paired, overlapping when not
+    assert iv.lo > 0 and seed_interval(a).lo < seed_interval(b).hi
+    with pytest.raises(ValueError, match="one value per seed"):
+        paired_interval([1.0, 2.0], [1.0])
