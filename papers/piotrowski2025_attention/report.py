@@ -12,7 +12,7 @@ from .measure import is_testable
 
 __all__ = ["FolderExperiment", "write_report", "interval", "loss_noise", "testability"]
 
-PROTOCOL_TEXT = {"ours": "ours (exact targets, cosine schedule)", "paper": "paper (sampled targets, constant lr)"}
+PROTOCOL_TEXT = {"ours": "ours (exact targets)", "paper": "paper (sampled targets)"}
 
 
 class FolderExperiment(Experiment):
@@ -126,7 +126,9 @@ def _attention(rep, results, groups, th) -> None:
                          {"effective": eff, "untrained": unt}, v))
         if t["parity_split"]:
             k = int(results.values(g, "attention.split").sum())
-            v = f"even and odd heads in {k} of {n} seeds; " + testability(t["signal_lag3"], noise, "lags >= 3")
+            kp = int(results.values(g, "attention.parity_head").sum())
+            v = (f"even and odd heads in {k} of {n} seeds, a parity-separating head in {kp} of {n}; "
+                 + testability(t["signal_lag3"], noise, "lags >= 3"))
             rows.append((f"even/odd split, ({x:g}, {a:g}) {proto}", "yes", f"{k} of {n}", {}, v))
             for par in ("even", "odd"):
                 ivp = interval(results, g, f"attention.rate_{par}")

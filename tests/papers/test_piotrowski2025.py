@@ -76,9 +76,10 @@ def test_attention_metrics():
     heads = [{"rate": 0.02, "parity": "all", "kind": "self"}, {"rate": 0.52, "parity": "even", "kind": "decay"},
              {"rate": 0.48, "parity": "odd", "kind": "decay"}, {"rate": 0.95, "parity": "all", "kind": "flat"}]
     m = attention_metrics(heads, [{"rate": 0.99}, {"rate": 0.97}])
-    assert m == {"split": 1.0, "untrained_fastest": 0.97, "fastest": 0.48, "rate_even": 0.52, "rate_odd": 0.48}
+    assert m == {"split": 1.0, "parity_head": 1.0, "untrained_fastest": 0.97, "fastest": 0.48, "rate_even": 0.52,
+                 "rate_odd": 0.48}
     m = attention_metrics(heads[:2] + heads[3:], [{"rate": 1.0}])
-    assert m == {"split": 0.0, "untrained_fastest": 1.0, "fastest": 0.52}
+    assert m == {"split": 0.0, "parity_head": 1.0, "untrained_fastest": 1.0, "fastest": 0.52}
     assert "fastest" not in attention_metrics([heads[0]], [{"rate": 1.0}])
 
 
@@ -138,3 +139,17 @@ def test_tiny_pools_two_seeds_and_reports_the_exact_predictions(tiny):
         if iv is not None:  # the verdict text is computed from the interval
             assert row and _rate_verdict(iv, abs(th["lambda"]), abs(th["effective"])) in row[0]
     assert (out / "loss_curves.png").stat().st_size > 0
+
+
+def test_readme_table_is_the_exact_prediction():
+    """The README's table of predictions is what ``theory`` computes (context 10)."""
+    from pathlib import Path
+
+    import papers.piotrowski2025_attention as pkg
+
+    readme = (Path(pkg.__file__).parent / "README.md").read_text()
+    for x, a in PROCESSES:
+        t = theory(library.mess3(x=x, a=a), 10)
+        row = (f"| ({x:g}, {a:g}) | {t['lambda']:.2g} | {t['effective']:.3f} | {'yes' if t['parity_split'] else 'no'} "
+               f"| {t['signal_lag2']:.1e} | {t['signal_lag3']:.1e} |")
+        assert row in readme, row

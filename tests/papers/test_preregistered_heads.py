@@ -136,3 +136,18 @@ def test_tiny_run(tiny):
                f"{pair_verdict(subs, 'effective')} |")
         assert row in md  # the verdict table is computed from the intervals
     assert (out / "head_rates.png").stat().st_size > 0
+
+
+def test_readme_tradeoff_table_is_exact():
+    from pathlib import Path
+
+    import papers.preregistered_heads as pkg
+    from papers.preregistered_heads.experiment import TRADEOFF_A, tradeoff
+
+    readme = (Path(pkg.__file__).parent / "README.md").read_text()
+    t = tradeoff(10)
+    for a in TRADEOFF_A:
+        r7, r3 = t[f"a{a:g}_l0.7"], t[f"a{a:g}_l0.3"]
+        row = (f"| {a:g} | {r7['effective']:.3f} | {r7['signal_lag2']:.1e} | {r7['signal_lag3']:.1e} | "
+               f"{r3['effective']:.3f} | {r3['signal_lag2']:.1e} | {r3['signal_lag3']:.1e} |")
+        assert row in readme, row
