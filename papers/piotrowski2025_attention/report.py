@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nets.document import fmt
 from nets.stats import compare
 from papers.experiment import Experiment, Mode
 
@@ -61,11 +62,43 @@ def write_report(exp, results, rep) -> None:
     rep.text(f"Mode **{results.mode.name}**: {len(results.mode.seeds)} seeds per process; every number is a mean "
              "with a 95% t interval over seeds. No GPU was used: full mode is not run here.")
     _theory(rep, groups, th)
+    rep.section("Verdicts in brief")
+    rep.bullets(summary(results, groups, th))
     _loss(rep, results, groups, th)
     _attention(rep, results, groups, th)
     if any(results.values(g, "probe.mid.beliefs.r2").size for *_, g in groups):
         _geometry(rep, results, groups)
     _figures(rep, results, groups, exp.out)
+
+
+def summary(results, groups, th) -> list[str]:
+    """One computed sentence per claim and group (the tables below give the numbers)."""
+    from .experiment import tag
+
+    out = []
+    for proto, x, a, g in groups:
+        t, noise = th[tag(x, a)], loss_noise(results, g)
+        head = f"({x:g}, {a:g}) {proto}:"
+        iv = interval(results, g, "attention.fastest")
+        if iv is not None:
+            out.append(f"{head} fastest head {iv.format()}: {_rate_verdict(iv, abs(t['lambda']), abs(t['effective']))}"
+                       + ("" if is_testable(t["signal_lag2"], noise) else " (UNTESTABLE: lags >= 2 below the noise)"))
+        if t["parity_split"]:
+            n = results.values(g, "attention.split").size
+            k = int(results.values(g, "attention.split").sum())
+            kp = int(results.values(g, "attention.parity_head").sum())
+            ok = is_testable(t["signal_lag3"], noise)
+            out.append(f"{head} even and odd heads in {k} of {n} seeds (a parity head in {kp}); the loss they serve "
+                       f"(<= {t['signal_lag3']:.1e}) is {'above' if ok else 'below'} the loss noise ({noise:.1e}), "
+                       f"and the trained excess loss is {fmt(results.interval(g, 'loss.excess'))}"
+                       + ("" if ok else ": UNTESTABLE"))
+        post, mid = interval(results, g, "probe.post.beliefs.r2"), interval(results, g, "probe.mid.beliefs.r2")
+        if post is not None:
+            gm = interval(results, g, "probe.mid.gasket_lambda.r2")
+            out.append(f"{head} beliefs R^2 post-MLP {post.format()} vs post-attention {mid.format()}: "
+                       f"{'post-MLP better' if post.lo > mid.hi else 'not separated'}; post-attention onto the "
+                       f"gasket {gm.format()}: {'better than onto the beliefs' if gm.lo > mid.hi else 'not better'}")
+    return out
 
 
 def _theory(rep, groups, th) -> None:
@@ -170,8 +203,9 @@ def _geometry(rep, results, groups) -> None:
                          {"beliefs": mid, "untrained": iv(f"probe.mid.gasket_{r}.untrained")},
                          "fits the gasket better than the beliefs" if cg["beats"]["beliefs"] else cg["text"]))
         for s in ("mid", "post"):
-            rows.append((f"top-3 PC variance share, {s}, ({x:g}, {a:g}) {proto}", None, iv(f"probe.{s}.top3.share"),
-                         {"untrained": iv(f"probe.{s}.top3.untrained")}, "-"))
+            share, unt = iv(f"probe.{s}.top3.share"), iv(f"probe.{s}.top3.untrained")
+            rows.append((f"top-3 PC variance share, {s}, ({x:g}, {a:g}) {proto}", None, share, {"untrained": unt},
+                         compare(share, controls={"untrained": unt})["text"]))
     rep.comparison(rows)
     rep.text(f"The post-MLP stream fits the beliefs better than the post-attention stream (intervals separated) in "
              f"{sum(held)} of {len(held)} process/protocol groups.")

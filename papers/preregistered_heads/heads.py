@@ -26,9 +26,11 @@ served factor's share.  These are upper bounds on the loss each sub-test can mov
 
 Matching heads to types (:func:`match_heads`)
 ---------------------------------------------
-Types with a parity first, then ``"all"`` types by decreasing rate; each takes the unmatched
-decaying head of its parity nearest the *midpoint* of ``lambda`` and the effective rate, so
-the matching favours neither reading of the prediction.
+A decaying head (neither "self" nor "flat") belongs to the type of its parity whose *midpoint*
+of ``lambda`` and the effective rate is nearest its rate (the midpoint favours neither reading
+of the prediction); each type takes the nearest of the unmatched heads that belong to it.  A
+type no head belongs to is *not found* (e.g. no head near 0.3 when every head decays at 0.6);
+further heads of a found type are redundant copies, left unmatched.
 """
 
 from __future__ import annotations
@@ -89,8 +91,8 @@ def count_signal(types: list[dict], factors: list[dict]) -> float:
 
 
 def match_heads(heads: list[dict], types: list[dict]) -> list[int | None]:
-    """For each type, the index of the head matched to it (None when no unmatched decaying
-    head of its parity is left).  ``heads``: dicts with ``rate``, ``parity`` and ``kind``
+    """For each type, the index of the head matched to it (None when no decaying head belongs
+    to it; module docstring).  ``heads``: dicts with ``rate``, ``parity`` and ``kind``
     (:func:`papers.piotrowski2025_attention.measure.head_rates`).
 
     >>> heads = [{"rate": 0.62, "parity": "all", "kind": "decay"}, {"rate": 0.27, "parity": "all", "kind": "decay"},
@@ -100,19 +102,17 @@ def match_heads(heads: list[dict], types: list[dict]) -> list[int | None]:
     ...          {"lambda": 0.3, "effective": 0.25, "parity": "odd"}]
     >>> match_heads(heads, types)
     [0, 1, None]
+    >>> match_heads(heads[:1] * 2, types)  # both heads belong to the 0.7 type: the 0.3 type is not found
+    [0, None, None]
     """
-    order = sorted(range(len(types)), key=lambda k: (types[k]["parity"] == "all", -types[k]["effective"]))
-    free = {i for i, h in enumerate(heads) if h["kind"] == "decay"}
-    out: list[int | None] = [None] * len(types)
-    for k in order:
-        t = types[k]
-        target = (t["lambda"] + t["effective"]) / 2
-        cands = [i for i in free if heads[i]["parity"] == t["parity"]]
-        if cands:
-            best = min(cands, key=lambda i: (abs(heads[i]["rate"] - target), i))
-            out[k] = best
-            free.discard(best)
-    return out
+    mid = [(t["lambda"] + t["effective"]) / 2 for t in types]
+    owner: dict[int, list[int]] = {k: [] for k in range(len(types))}
+    for i, h in enumerate(heads):
+        same = [k for k, t in enumerate(types) if t["parity"] == h["parity"]]
+        if h["kind"] == "decay" and same:
+            owner[min(same, key=lambda k: (abs(h["rate"] - mid[k]), k))].append(i)
+    return [min(owner[k], key=lambda i: (abs(heads[i]["rate"] - mid[k]), i)) if owner[k] else None
+            for k in range(len(types))]
 
 
 def count_verdict(intervals: dict, predicted: int) -> dict:
