@@ -68,9 +68,14 @@ def excess_loss(model: Any, data: Any, *, n_words: int, seed: int = 999, chunk: 
     distribution (``data``: a :class:`nets.data.BeliefData`), ``q`` the model's, on
     ``n_words`` words drawn with seed ``seed`` (the same words for every model).  Equals
     the model's cross-entropy minus the optimal one on those words, with no sampling noise
-    from the entropy.  Cost: one forward pass over ``n_words`` sequences."""
+    from the entropy (data built without next-symbol distributions, as for sampled-target
+    training, are rebuilt with them).  Cost: one forward pass over ``n_words`` sequences."""
     import torch
 
+    if not data.with_next_probs:
+        from nets.data import BeliefData
+
+        data = BeliefData(data.generator, data.context, representation=data.representation, bos=data.bos)
     batch = data.sample(n_words, seed)
     device = next(model.parameters()).device
     was_training = model.training

@@ -67,6 +67,9 @@ def test_excess_loss_known_answer():
     p = data.sample(300, 7).next_probs.double()
     expected = float((p * (torch.log(p) + math.log(3))).sum(-1).mean())  # sum_x p (log p - log 1/3)
     assert excess_loss(_Uniform(), data, n_words=300, seed=7, chunk=128) == pytest.approx(expected, rel=1e-12)
+    # data for sampled-target training carry no next-symbol laws: the same words, the same value
+    bare = BeliefData(library.mess3(x=0.15, a=0.6), 4, next_probs=False)
+    assert excess_loss(_Uniform(), bare, n_words=300, seed=7) == pytest.approx(expected, rel=1e-12)
     # in expectation it is log 3 minus the optimum
     assert excess_loss(_Uniform(), data, n_words=20000, seed=1) == pytest.approx(math.log(3) - data.optimum_mean,
                                                                                  rel=0.02)
