@@ -1,3 +1,3 @@
-from .run import main
+from .experiment import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
-"""Generalized Mess processes ("Mess-n", :func:`generators.library.mess_n`): classical HMMs whose transition matrix acts as
-``lambda * I`` on everything but the stationary direction, for any ``lambda`` a stochastic
-matrix allows — down to ``-1`` with two states.
+"""Generalized Mess processes ("Mess-n", :func:`generators.library.mess_n`): classical HMMs
+whose transition matrix acts as ``lambda * I`` on everything but the stationary direction,
+for any ``lambda`` a stochastic matrix allows — down to ``-1`` with two states.
 
 Definition
 ----------
