@@ -41,6 +41,7 @@ from generators.fileio import atomic_path
 from . import distributed as ddp
 from . import rundir
 from .config import TrainConfig
+from .export import save_weights
 from .models import ActivationModel, ModelConfig, build_model
 from .rundir import CheckpointError, RunDirError, RunMismatchError
 
@@ -58,8 +59,11 @@ _ZIP_MAGIC = b"PK\x03\x04"
 def save_checkpoint(out: str | os.PathLike, cfg: TrainConfig, model, optimizer, scheduler, step: int,
                     info: ddp.DistInfo, *, keep: bool = False) -> Path:
     """Write ``out/checkpoint.pt`` (the one before becomes ``checkpoint.prev.pt``) with its
-    checksum, on the main rank; with ``keep`` also ``out/checkpoints/step_<step>.pt``.
-    Every rank waits for it.  Returns the path of ``checkpoint.pt``."""
+    checksum, on the main rank; with ``keep`` also ``out/checkpoints/step_<step>.pt``; and
+    the same weights as ``out/weights/model.safetensors`` + ``config.json``
+    (:func:`nets.export.save_weights`: readable without qbelief's training code, e.g. by
+    ``safetensors`` and :func:`nets.export.load_weights`).  Every rank waits for it.
+    Returns the path of ``checkpoint.pt``."""
     out = Path(out)
     if info.is_main:
         ckpt = {
@@ -78,6 +82,7 @@ def save_checkpoint(out: str | os.PathLike, cfg: TrainConfig, model, optimizer, 
         rundir.commit_checkpoint(out, staged)
         if keep:
             rundir.keep_checkpoint(out, step)
+        save_weights(model, out / rundir.WEIGHTS_DIR)
     ddp.barrier(info)
     return out / rundir.CHECKPOINT
 

@@ -58,6 +58,8 @@ METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
 KEPT_DIR = "checkpoints"
+#: the latest checkpoint's weights as ``model.safetensors`` + ``config.json`` (:func:`nets.export.save_weights`)
+WEIGHTS_DIR = "weights"
 LOCK = ".qbelief.lock"
 #: what a run's analyses write into its directory (removed with the run it describes)
 DERIVED = ("probe*.json", "probe*.png", "attention.json", "attention.png")
@@ -108,7 +110,7 @@ def kept_path(out: str | os.PathLike, step: int) -> Path:
 
 def run_files(out: str | os.PathLike) -> list[Path]:
     """The files of a run present in ``out`` (config, metrics, checkpoints, checksums, kept
-    checkpoints, quarantined damaged checkpoints)."""
+    checkpoints, quarantined damaged checkpoints, the exported weights)."""
     out = Path(out)
     if not out.is_dir():
         return []
@@ -118,6 +120,7 @@ def run_files(out: str | os.PathLike) -> list[Path]:
     kept = out / KEPT_DIR
     if kept.is_dir():
         found += sorted(p for p in kept.iterdir() if re.fullmatch(r"step_\d+\.pt(\.sha256|\.damaged.*)?", p.name))
+    found += [p for p in (out / WEIGHTS_DIR / "model.safetensors", out / WEIGHTS_DIR / "config.json") if p.is_file()]
     return found
 
 
@@ -185,9 +188,9 @@ def clear_run(out: str | os.PathLike) -> list[Path]:
     gone = run_files(out) + sorted(p for pat in DERIVED for p in out.glob(pat) if p.is_file())
     for p in gone:
         p.unlink(missing_ok=True)
-    kept = out / KEPT_DIR
-    if kept.is_dir() and not any(kept.iterdir()):
-        kept.rmdir()
+    for folder in (out / KEPT_DIR, out / WEIGHTS_DIR):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     return gone
 
 

@@ -51,7 +51,10 @@ class Demo(Experiment):
     }
 
     def __init__(self, seconds: float | None = None):
-        self.seconds = seconds
+        from generators.validation import check_real
+
+        # checked before any work: a finite number of seconds > 0, or None (the mode's steps)
+        self.seconds = None if seconds is None else check_real(seconds, "seconds", minimum=0.0, min_open=True)
 
     def default_out(self, mode: str) -> Path:
         return Path("runs/demo")
@@ -127,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--seconds", type=float, default=None)
     known, rest = ap.parse_known_args(argv)
-    if known.seconds is not None and not known.seconds > 0:
-        raise SystemExit(f"--seconds must be positive; got {known.seconds}")
     if not any(a in ("--quick", "--full") for a in rest):
         rest = ["--full"] + rest
     return Demo(seconds=known.seconds).main(rest)

@@ -342,11 +342,14 @@ def test_flags_are_checked_before_any_work(fresh_run, tmp_path, monkeypatch, arg
 
 
 def test_demo_checks_its_time_budget_before_any_work(tmp_path):
-    from nets.demo import run_demo
+    from papers.demo.experiment import Demo
 
     for bad in (-1.0, float("nan"), 0.0, "10"):
         with pytest.raises(ValueError, match="seconds must be a finite real number > 0"):
-            run_demo(tmp_path / "demo", seconds=bad)
+            Demo(seconds=bad).execute("quick", tmp_path / "demo", quiet=True)
+    assert not (tmp_path / "demo").exists()
+    one_line_error(cli("demo", "--quick", "--seconds", "-1", "--out", tmp_path / "demo"),
+                   "seconds must be a finite number > 0")
     assert not (tmp_path / "demo").exists()
 
 

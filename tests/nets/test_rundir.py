@@ -49,7 +49,8 @@ def test_layout_checksums_and_rotation(reference):
         assert name == p.name and digest == __import__("hashlib").sha256(p.read_bytes()).hexdigest()
     assert not list(out.glob(".*tmp*")) and sorted(os.listdir(out)) == sorted(
         [".qbelief.lock", "config.json", "metrics.jsonl", CHECKPOINT, CHECKPOINT + ".sha256", PREVIOUS,
-         PREVIOUS + ".sha256"])
+         PREVIOUS + ".sha256", "weights"])
+    assert sorted(os.listdir(out / "weights")) == ["config.json", "model.safetensors"]
 
 
 def test_keep_checkpoints_saves_the_chosen_steps(tmp_path):

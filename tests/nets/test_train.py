@@ -98,6 +98,12 @@ def test_checkpoint_contents_and_weights_only_load(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 13))
     assert json.loads((tmp_path / "config.json").read_text())["steps"] == 12
+    from nets.export import load_weights  # the same weights as safetensors + config.json beside it
+    exported = load_weights(tmp_path / "weights")
+    assert all(torch.equal(a, b) for a, b in zip(exported.state_dict().values(), model.state_dict().values()))
+    torch.testing.assert_close(exported.eval()(toks), model.eval()(toks), rtol=0, atol=0)
+    train(cfg, overwrite=True)  # a replaced run takes its exported weights along, then writes its own
+    assert (tmp_path / "weights" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="not a qbelief"):
         torch.save({"x": 1}, tmp_path / "other.pt")
         load_checkpoint(tmp_path / "other.pt")
