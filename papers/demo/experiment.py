@@ -25,6 +25,7 @@ from pathlib import Path
 from papers.experiment import Experiment, Mode, Run
 
 from .generator import bloch_walk_from_kraus, draw_manifolds, generator_facts
+from .views import save_probe_views
 
 __all__ = ["Demo", "DEMO_TRAIN", "QUICK_TRAIN", "main"]
 
@@ -92,14 +93,14 @@ class Demo(Experiment):
         return self._probe(run, ctx, q)
 
     def _probe(self, run: Run, ctx, q) -> dict:
-        from nets.probe import probe_model
+        from nets.probe import build_probe_dataset
         from nets.probe.plots import plot_belief_geometry, plot_fit_by_layer
 
         res = ctx.trained
         ctx.say(f"== 3. {run.key}: {res.steps_done:,} steps, exact validation loss {res.val_relative:.5f} x optimum")
         ctx.say(f"== 4. {run.key}: probing every layer and their concatenation for the minimal belief coordinates")
-        pr = probe_model(res.model, q, representation="minimal", dataset_kwargs={"context": res.config.context},
-                         folds=run.params["folds"], seed=run.seed)
+        ds = build_probe_dataset(q, res.model, representations=["minimal"], context=res.config.context)
+        pr = ds.probe(folds=run.params["folds"], seed=run.seed)
         ctx.say(pr.summary())
         if run.seed == ctx.mode.seeds[0]:
             pr.to_json(ctx.out / "probe.json")
@@ -107,6 +108,7 @@ class Demo(Experiment):
                                  title="Bloch walk: true minimal beliefs (left) vs the transformer's (right)")
             plot_fit_by_layer(pr, ctx.out / "fit_by_layer.png",
                               title="Bloch walk: fit of the belief coordinates by layer")
+            save_probe_views(pr, ds, ctx.out)
         mk = pr.baselines.get("markov") or {}
         points = {n: {"r2": p.r2, "rmse": p.rmse, "shuffled_r2": p.shuffled["r2"],
                       "untrained_r2": (p.untrained or {}).get("r2"), "rank": p.rank} for n, p in pr.points.items()}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .views import save_manifold_view
+
 __all__ = ["bloch_walk_from_kraus", "generator_facts", "draw_manifolds"]
 
 
@@ -63,12 +65,15 @@ def generator_facts(q, kmax: int) -> dict:
 
 def draw_manifolds(q, depth: int, mess3_depth: int, out: Path) -> dict:
     """The Bloch walk's beliefs to ``depth`` (``bloch_walk_beliefs.png``, the x-z disk of
-    the Bloch ball) and Mess3's fractal for contrast (``mess3_beliefs.png``)."""
+    the Bloch ball; its 3-D view for report.html, :mod:`papers.demo.views`) and Mess3's
+    fractal for contrast (``mess3_beliefs.png``)."""
     from bayes import mixed_state_presentation, plot_beliefs
     from generators import library
 
     man = mixed_state_presentation(q, depth, progress=False)
-    plot_beliefs(man, out / "bloch_walk_beliefs.png", title=f"Bloch walk: {len(man):,} beliefs to depth {depth}")
+    title = f"Bloch walk: {len(man):,} beliefs to depth {depth}"
+    plot_beliefs(man, out / "bloch_walk_beliefs.png", title=title)
+    save_manifold_view(man, out, title)
     mess = mixed_state_presentation(library.mess3(), mess3_depth, progress=False)
     plot_beliefs(mess, out / "mess3_beliefs.png", title=f"Mess3(0.05, 0.85): {len(mess):,} beliefs (contrast)")
     return {"bloch_walk_beliefs": len(man), "depth": depth, "closed": bool(man.closed), "mess3_beliefs": len(mess)}

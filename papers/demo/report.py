@@ -10,6 +10,8 @@ import numpy as np
 
 from nets.stats import compare
 
+from .views import load_view
+
 __all__ = ["write_report", "train_command", "NEXT_STEPS"]
 
 #: the commands a user can try next (issue 13), as (what, command) pairs; RUN is the first seed's run
@@ -55,7 +57,8 @@ def write_report(results, rep, out: Path) -> None:
     rep.text(f"The Bloch walk reaches {m['bloch_walk_beliefs']:,} distinct beliefs by depth {m['depth']} (closed: "
              f"{m['closed']}); they lie in the x-z disk of the Bloch ball. Mess3 for contrast "
              f"({m['mess3_beliefs']:,} beliefs, a fractal in the simplex).")
-    rep.figure(out / "bloch_walk_beliefs.png", "Bloch walk beliefs")
+    rep.figure(out / "bloch_walk_beliefs.png", "Bloch walk beliefs (in report.html: the Bloch ball, drag to rotate)",
+               interactive=load_view(out, "bloch_walk"))
     rep.figure(out / "mess3_beliefs.png", "Mess3 beliefs (contrast)")
 
     t = first.train
@@ -117,8 +120,9 @@ def _probes(results, rep, out: Path, controls: dict) -> None:
     rep.table(["point", "R^2", "RMSE", "shuffled R^2", "untrained R^2"],
               [[p, iv(p, "r2"), iv(p, "rmse"), iv(p, "shuffled_r2"), iv(p, "untrained_r2")] for p in pts],
               caption="mean and 95% interval over seeds")
-    rep.figure(out / "belief_geometry.png", "true vs represented beliefs (first seed)")
-    rep.figure(out / "fit_by_layer.png", "fit by layer (first seed)")
+    rep.figure(out / "belief_geometry.png", "true vs represented beliefs (first seed)",
+               interactive=load_view(out, "geometry"))
+    rep.figure(out / "fit_by_layer.png", "fit by layer (first seed)", interactive=load_view(out, "fit_by_layer"))
     geo = results.metrics(results.group_runs("transformer")[0].key)["geometry"]
     rep.text("Geometry (first seed): " + ", ".join(f"{k} = {v:.3g}" for k, v in geo.items()))
 

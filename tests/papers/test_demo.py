@@ -89,5 +89,40 @@ def test_main_defaults_to_the_main_job(monkeypatch):
     assert demo.main(["--quiet"]) == 0 and seen == {"mode": "full", "out": None, "seconds": None}
     assert demo.main(["--quick", "--seconds", "5", "--out", "x"]) == 0
     assert seen == {"mode": "quick", "out": "x", "seconds": 5.0}
-    with pytest.raises(SystemExit, match="positive"):
+    with pytest.raises(ValueError, match="seconds must be a finite real number > 0"):
         demo.main(["--seconds", "0"])
+
+
+def test_report_html_views(quick):
+    """report.html draws the Bloch ball, the true geometry beside the probe projection
+    (3-D, each held-out row with its prefix) and the fit by layer, from the saved views."""
+    from papers.demo.views import load_view
+
+    out, _ = quick
+    html = (out / "report.html").read_text()
+    ball, geo, fit = (load_view(out, k) for k in ("bloch_walk", "geometry", "fit_by_layer"))
+    # the Bloch walk's beliefs fill a disk of the ball (affine dimension 2): 2-D panels; the ball itself is 3-D
+    assert [p["type"] for p in geo["panels"]] == ["scatter", "scatter"] and len(geo["panels"][0]["points"][0]) == 2
+    assert len(geo["hover"]["labels"]) == len(geo["panels"][0]["points"]) == len(geo["panels"][1]["points"])
+    assert all(set(lab) <= set("0123") for lab in geo["hover"]["labels"])  # prefixes over the 4 symbols
+    probe = json.loads((out / "probe.json").read_text())
+    assert [s["name"] for s in fit["panels"][1]["series"]][:3] == ["trained", "shuffled beliefs", "untrained net"]
+    assert fit["panels"][1]["categories"] == list(probe["points"])
+    assert ball["panels"][0]["type"] == "scatter" and len(ball["panels"][0]["points"][0]) == 3 and html.count("data-qb-figure=") == 3
+
+
+@pytest.mark.skipif(__import__("nets.browser", fromlist=["find_browser"]).find_browser() is None,
+                    reason="no headless Chromium (Debian package `chromium`; .ci/run installs it)")
+def test_report_html_renders_in_chromium(quick, tmp_path):
+    """The demo's page as a person opens it: every figure drawn, no console message, and
+    a screenshot with many distinct colours (not blank)."""
+    from matplotlib.image import imread
+
+    from nets.browser import check_page
+
+    out, _ = quick
+    chk = check_page(out / "report.html", tmp_path / "shot.png", width=1400, height=3000)
+    assert chk.console == [] and chk.errors == 0 and chk.rendered >= 3, (chk.console, chk.rendered, chk.errors)
+    img = np.round(imread(str(chk.screenshot))[..., :3] * 255).astype(np.int64)
+    codes = (img[..., 0] << 16) | (img[..., 1] << 8) | img[..., 2]
+    assert np.unique(codes).size > 200 and np.mean(codes != 0xFFFFFF) > 0.05
