@@ -117,13 +117,21 @@ class Demo(Experiment):
                 "markov": {k: mk[k] for k in ("order", "n_states", "r2", "rmse") if k in mk},
                 "geometry": {k: v for k, v in pr.geometry.items() if isinstance(v, (int, float))},
                 "training": {"steps": res.steps_done, "tokens": res.steps_done * res.config.batch_size
-                             * res.config.context, "seconds": float(res.timing.get("total_s", 0.0)),
+                             * res.config.context, "seconds": _training_seconds(res),
                              "val_relative": res.val_relative, "final_relative": res.final_relative}}
 
     def report(self, results, rep) -> None:
         from .report import write_report
 
         write_report(results, rep, self.out_dir)
+
+
+def _training_seconds(res) -> float:
+    """Wall seconds of the training: this process's when it trained, else (a finished run
+    reopened by a resumed experiment) the elapsed time its metrics log recorded last."""
+    if res.timing.get("steps", 0) or not res.history:
+        return float(res.timing.get("total_s", 0.0))
+    return float(res.history[-1]["time_s"])
 
 
 def main(argv: list[str] | None = None) -> int:
