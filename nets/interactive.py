@@ -7,6 +7,8 @@
   point shows its prefix, its probability, its true and its predicted belief.  With
   ``checkpoints`` the projection gets a slider over training steps and a panel of the
   probe metrics against the step.
+- :func:`projections_spec` -- the same from saved arrays, with one projection panel per
+  network (e.g. a transformer and an RNN probed on the same rows).
 - :func:`fit_by_layer_spec` -- held-out RMSE and R^2 per probe point with the controls
   (shuffled beliefs, untrained network, the Markov-k beliefs) and the verdict.
 - :func:`attention_spec` -- mean attention by distance per head (log scale) with the
@@ -37,7 +39,7 @@ from bayes import interactive as ia
 from generators.errors import ArgumentError
 from generators.validation import check_int, check_real_array
 
-__all__ = ["geometry_spec", "fit_by_layer_spec", "attention_spec", "check_checkpoints", "checkpoint_from_result",
+__all__ = ["geometry_spec", "projections_spec", "fit_by_layer_spec", "attention_spec", "check_checkpoints", "checkpoint_from_result",
            "probe_figure_spec"]
 
 
@@ -93,18 +95,8 @@ def geometry_spec(result: Any, *, labels: Sequence[str] | None = None, probs: An
 
 
 def _geometry_parts(result, labels, probs, checkpoints, max_points, seed):
-    from bayes.geometry import weighted_pca
-
-    from .probe.plots import _belief_colors
-
     Y, P, w = _arrays(result)
-    idx = _rows(w, check_int(max_points, "max_points", minimum=1), seed)
-    pca = weighted_pca(Y, w)
-    d = int(np.clip(np.sum(pca.variances > 1e-12 * max(pca.variances[0], 1e-300)), 2, 3))  # 2-D or 3-D panels
-    proj = (lambda A: _pad(pca.project(A[idx], d), d))
-    axes = [f"belief PC {j + 1}" for j in range(d)]
-    colors = _belief_colors(pca, Y)[idx]
-    sizes = 1.0 + 3.5 * np.sqrt(w[idx] / w[idx].max())
+    idx, d, proj, axes, colors, sizes = _frame(Y, w, max_points, seed)
     true = ia.scatter_panel(proj(Y), title="true beliefs", axes=axes, colors=colors, sizes=sizes)
     steps, cps = None, None
     cap = ("Both panels: the top weighted principal axes of the true beliefs; colour = true belief"
@@ -132,6 +124,32 @@ def _geometry_parts(result, labels, probs, checkpoints, max_points, seed):
             panels.append(ia.lines_panel(ser, title="probe metrics over training", x_label="step",
                                          y_label="value", step_marker=True))
     return panels, hover, steps, cap
+
+
+def projections_spec(beliefs: Any, predictions: Mapping[str, Any], weights: Any, *, title: str = "",
+                     max_points: int = 4000, seed: int = 0) -> dict:
+    """True beliefs beside several probe projections of the same held-out rows (e.g. one
+    per network), from saved arrays: the panels of :func:`geometry_spec` without a
+    :class:`~nets.probe.ProbeResult`.
+
+    Parameters
+    ----------
+    beliefs : (n, k) true belief coordinates;  weights : (n,) row weights (>= 0)
+    predictions : name -> (n, k) a probe's prediction of the same rows (one panel each)
+    """
+    Y = check_real_array(beliefs, "beliefs", ndim=2)
+    w = check_real_array(weights, "weights", ndim=1)
+    if w.shape[0] != Y.shape[0] or np.any(w < 0) or not w.sum() > 0:
+        raise ArgumentError(f"weights must be {Y.shape[0]} numbers >= 0 with a positive sum; got shape {w.shape}")
+    idx, d, proj, axes, colors, sizes = _frame(Y, w / w.sum(), max_points, seed)
+    panels = [ia.scatter_panel(proj(Y), title="true beliefs", axes=axes, colors=colors, sizes=sizes)]
+    for name, P in predictions.items():
+        P = check_real_array(P, f"predictions[{name!r}]", ndim=2)
+        if P.shape != Y.shape:
+            raise ArgumentError(f"predictions[{name!r}] must have the beliefs' shape {Y.shape}; got {P.shape}")
+        panels.append(ia.scatter_panel(proj(P), title=str(name), axes=axes, colors=colors, sizes=sizes))
+    return ia.figure_spec(panels, title=title, caption="All panels: the top weighted principal axes of the true "
+                          "beliefs; colour = true belief" + ("; drag any panel to rotate all." if d == 3 else "."))
 
 
 def fit_by_layer_spec(result: Any, *, title: str | None = None) -> dict:
@@ -215,6 +233,23 @@ def _arrays(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                             "include_arrays=True cannot be drawn); rerun the probe or save with include_arrays=True")
     Y, P, w = (np.asarray(arr[k], dtype=float) for k in ("beliefs", "predicted", "weights"))
     return Y, P, w / w.sum()
+
+
+def _frame(Y: np.ndarray, w: np.ndarray, max_points: int, seed: int):
+    """What every geometry panel shares: the drawn rows ``idx``, the dimension ``d`` (2 or
+    3) of the top weighted principal axes of the true beliefs ``Y`` (weights ``w``), the
+    projection onto them, axis names, colours (by true belief) and sizes (by weight)."""
+    from bayes.geometry import weighted_pca
+
+    from .probe.plots import _belief_colors
+
+    idx = _rows(w, check_int(max_points, "max_points", minimum=1), seed)
+    pca = weighted_pca(Y, w)
+    d = int(np.clip(np.sum(pca.variances > 1e-12 * max(pca.variances[0], 1e-300)), 2, 3))  # 2-D or 3-D panels
+    proj = (lambda A: _pad(pca.project(A[idx], d), d))
+    axes = [f"belief PC {j + 1}" for j in range(d)]
+    sizes = 1.0 + 3.5 * np.sqrt(w[idx] / w[idx].max())
+    return idx, d, proj, axes, _belief_colors(pca, Y)[idx], sizes
 
 
 def _rows(w: np.ndarray, max_points: int, seed: int) -> np.ndarray:

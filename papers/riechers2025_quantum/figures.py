@@ -50,6 +50,28 @@ def _colors(C: np.ndarray) -> np.ndarray:
     return col
 
 
+def geometry_views(arrays: dict, processes: list, archs: list) -> list[tuple[dict, str]]:
+    """The interactive counterpart of :func:`geometry_grid` for report.html: per process,
+    the minimal beliefs beside each net's projection (3-D where the beliefs span three
+    dimensions: drag to rotate).  Nets probed on different held-out rows get a view each."""
+    from nets.interactive import projections_spec
+
+    views = []
+    for p in processes:
+        got = [(a, arrays[(p, a)]) for a in archs if arrays.get((p, a)) is not None]
+        groups: list[list] = []
+        for a, arr in got:  # nets that share the held-out rows share a view
+            same = next((g for g in groups if np.array_equal(g[0][1]["beliefs"], arr["beliefs"])), None)
+            (same.append((a, arr)) if same is not None else groups.append([(a, arr)]))
+        for g in groups:
+            ref = g[0][1]
+            spec = projections_spec(ref["beliefs"], {f"{a}: probe projection": arr["predicted"] for a, arr in g},
+                                    ref["weights"], title=f"{p}: minimal beliefs and the probe projection "
+                                    "of the concatenated layers (held-out prefixes, first seed)")
+            views.append((spec, f"{p}, " + " and ".join(a for a, _ in g)))
+    return views
+
+
 def geometry_grid(arrays: dict, processes: list, archs: list, titles: dict, path: Path) -> None:
     """``arrays[(process, arch)]`` from :func:`load_arrays`; ``titles[(process, arch)]`` the
     panel captions."""

@@ -244,6 +244,8 @@ def _layers(results, rep, groups, out) -> None:
     if all(arrays.get((p, a)) is not None for p in procs for a in archs):
         figures.geometry_grid(arrays, procs, archs, titles, out / "belief_geometry.png")
         rep.figure(out / "belief_geometry.png", "minimal beliefs and each net's probe projection (first seed)")
+        for spec, caption in figures.geometry_views(arrays, procs, archs):
+            rep.interactive(spec, caption)
 
 
 def _representations(results, rep, g) -> None:

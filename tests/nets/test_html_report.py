@@ -22,7 +22,7 @@ from nets.attention import AttentionReport, fit_decay
 from nets.browser import check_page, find_browser
 from nets.document import Report
 from nets.html_report import render_html
-from nets.interactive import (attention_spec, check_checkpoints, checkpoint_from_result, fit_by_layer_spec,
+from nets.interactive import (projections_spec, attention_spec, check_checkpoints, checkpoint_from_result, fit_by_layer_spec,
                               geometry_spec)
 from nets.probe import build_probe_dataset
 from nets.probe.plots import _belief_colors, plot_belief_geometry, plot_fit_by_layer
@@ -89,6 +89,22 @@ def test_geometry_spec_projects_true_and_predicted_beliefs_on_the_same_axes(prob
     loaded = type(r).from_dict(r.to_dict())  # saved without its arrays: nothing to draw, and it says so
     with pytest.raises(ArgumentError, match="include_arrays=True"):
         loaded.plot_interactive()
+
+
+def test_projections_spec_from_arrays_is_geometry_spec(probed):
+    """From saved arrays, one panel per network: the same points and colours as geometry_spec."""
+    _, r = probed
+    Y, P, w = (r.arrays[k] for k in ("beliefs", "predicted", "weights"))
+    ref = geometry_spec(r)
+    spec = projections_spec(Y, {"net A": P, "net B": Y}, w, title="t")
+    assert [p["title"] for p in spec["panels"]] == ["true beliefs", "net A", "net B"]
+    for got, want in zip(spec["panels"], ref["panels"]):
+        assert got["points"] == want["points"] and got["colors"] == want["colors"]
+    assert spec["panels"][2]["points"] == spec["panels"][0]["points"]  # a perfect prediction lies on the truth
+    with pytest.raises(ValueError, match="shape"):
+        projections_spec(Y, {"bad": P[:, :1]}, w)
+    with pytest.raises(ValueError, match="weights"):
+        projections_spec(Y, {"net": P}, -w)
 
 
 def test_checkpoints_make_a_slider_and_a_metrics_panel(probed):

@@ -164,6 +164,9 @@ def test_tiny_end_to_end(tiny):
     assert "0.99-1.00" in md and "0.36-0.88" in md and "Larger representations" in md
     for f in ("cos_r2.png", "fit_by_layer.png", "rmse_trajectory.png", "belief_geometry.png"):
         assert (tiny / f).stat().st_size > 0
+    # report.html: per process, the minimal beliefs beside both nets' projections (same rows: one view)
+    html = (tiny / "report.html").read_text()
+    assert html.count("data-qb-figure=") == 2 and "mess3: minimal beliefs" in html and "bloch_walk: minimal" in html
 
 
 def test_doctests():
