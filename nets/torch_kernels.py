@@ -125,6 +125,14 @@ class DeviceFactors:
         return cls(stacks, tuple(h.alphabet_size for h in hs), tuple(h.dim for h in hs))
 
     @property
+    def device(self) -> torch.device:
+        return self.stacks[0].stacked.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.stacks[0].stacked.dtype
+
+    @property
     def alphabet_size(self) -> int:
         """Joint alphabet ``prod V_k``."""
         return int(np.prod(self.sizes))
@@ -147,9 +155,18 @@ class DeviceFactors:
 
 def device_factors(generator: Any, device: Any = "cpu", dtype: torch.dtype = torch.float64) -> DeviceFactors:
     """The factors of ``generator`` stacked on ``device``: one for a plain generator, one
-    per factor of a :class:`ProductGenerator` or of a sequence of generators."""
+    per factor of a :class:`ProductGenerator` or of a sequence of generators.  A
+    :class:`DeviceFactors` (built once, reused for many calls) is returned as it is if it
+    lives on ``device`` in ``dtype``; ``ValueError`` otherwise."""
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
+    if isinstance(generator, DeviceFactors):
+        want = torch.device(device)
+        if generator.dtype != dtype or generator.device.type != want.type or \
+                want.index not in (None, generator.device.index):
+            raise ValueError(f"these DeviceFactors live on {generator.device} in {generator.dtype}; asked for "
+                             f"{want} in {dtype}: build them there (device_factors(generator, device, dtype))")
+        return generator
     if isinstance(generator, ProductGenerator):
         parts = generator.factors
     elif isinstance(generator, (list, tuple)):
@@ -256,9 +273,10 @@ def sample_on_device(generator: Any, n: int, length: int, seed: int | None = Non
 
     Parameters
     ----------
-    generator : Generator, ProductGenerator, or sequence of Generators (a product)
+    generator : Generator, ProductGenerator, sequence of Generators (a product), or DeviceFactors
         Sampled from its stationary belief; a product factor by factor (joint symbols
-        mixed-radix, first factor most significant).
+        mixed-radix, first factor most significant).  :class:`DeviceFactors` built once
+        on ``device`` (:func:`device_factors`) save rebuilding them on every call.
     n, length : int >= 0
     seed : int, optional
         Seeds the device's :class:`torch.Generator`; ``None`` draws fresh entropy.

@@ -184,7 +184,7 @@ class _Run:
         found = _open_run_dir(cfg, out, resume, overwrite, info, stack) if out is not None else None
         data = BeliefData(cfg.generator(), cfg.context, mode=cfg.data_mode, representation=cfg.representation,
                           bos=cfg.bos, seed=cfg.seed, next_probs=cfg.targets == "exact" or cfg.data_mode == "exact",
-                          max_beliefs=cfg.max_beliefs)
+                          max_beliefs=cfg.max_beliefs, device=None if info.device.type == "cpu" else info.device)
         check_training_memory(cfg, sum(data.belief_dims), data.alphabet_size, info.device)
         data.optimum  # its presentation is refused over the belief cap before anything is written
         torch.manual_seed(cfg.seed)
