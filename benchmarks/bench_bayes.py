@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from generators import library  # noqa: E402
 
 from bayes import belief_trajectories, mixed_state_presentation  # noqa: E402
-from _timing import interleaved_best  # noqa: E402
+from _timing import interleaved_best, summary_row  # noqa: E402
 
 GIB = 2**30
 
@@ -179,6 +179,8 @@ class Table:
             self.ok &= bool(met)
         flag = "-" if met is None else ("yes" if met else "NO")
         print(f"{label:<66} {fmt.format(value):>26}  {target:>10}  {flag}  {note}", flush=True)
+        if met is not None:
+            summary_row(f"bayes {label}", qbelief=fmt.format(value), target=target, met=bool(met))
 
 
 def msp_rows(tab: Table, mess3, quick: bool) -> None:

@@ -320,11 +320,10 @@ class BeliefData:
         from .torch_kernels import sample_on_device
 
         factors, svs = self._on_device
-        words, beliefs = sample_on_device(factors, B, self.word_length, seed, device=self.device,
-                                          return_beliefs=True)
-        fwords = factors.split(words) if self.factored else [words]
+        words, beliefs, fwords = sample_on_device(factors, B, self.word_length, seed, device=self.device,
+                                                  return_beliefs=True, return_factor_words=True)
         fbeliefs = list(beliefs) if self.factored else [beliefs]
-        return assemble(words, fwords, fbeliefs, svs, context=self.context, bos_token=self.bos_token,
+        return assemble(words, list(fwords), fbeliefs, svs, context=self.context, bos_token=self.bos_token,
                         next_probs=next_probs)
 
     def _assemble(self, fwords: list, fbeliefs: list, weights: np.ndarray | None, *, next_probs: bool) -> Batch:

@@ -32,6 +32,7 @@ on one device type and batch shape, not across CPU and GPU, nor the numpy sample
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,10 +93,13 @@ class FactorStack:
         """``V + P``: blocks of width ``n+1`` in one GEMM output row."""
         return self.stacked.shape[2] // (self.dim + 1)
 
-    def step(self, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, eta: torch.Tensor, work: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(probabilities (K, c, V), blocks (K c (V+P), n+1))`` from beliefs ``eta (K, c, n)``;
-        row ``(k c + b)(V + P) + x`` of ``blocks`` is ``[eta T[x], eta T[x] tau]``."""
-        out = torch.bmm(eta, self.stacked)
+        row ``(k c + b)(V + P) + x`` of ``blocks`` is ``[eta T[x], eta T[x] tau]``.  ``work``:
+        optional flat storage of at least ``K c (V+P)(n+1)`` elements for the GEMM output
+        (reused across steps: no allocation, hence no page faults, per step)."""
+        shape = (eta.shape[0], eta.shape[1], self.stacked.shape[2])
+        out = torch.bmm(eta, self.stacked, out=None if work is None else work[:math.prod(shape)].view(shape))
         V, m = self.alphabet_size, self.dim + 1
         return out[..., V * m:V * (m + 1)], out.view(-1, m)
 
@@ -187,10 +191,30 @@ def _chunk(device: Any, n: int, chunk: int | None) -> int:
     return max(1, n if torch.device(device).type != "cpu" else min(n, CPU_CHUNK))
 
 
-def _select(blocks: torch.Tensor, rowbase: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _select(blocks: torch.Tensor, rowbase: torch.Tensor, x: torch.Tensor, work: torch.Tensor | None = None):
     """Rows ``[eta T[x], eta T[x] tau]`` for symbols ``x (K, c)`` from :meth:`DeviceFactors.step`'s
-    blocks: ``(K, c, n+1)`` (one flat gather); ``rowbase = arange(K c) (V + P)``."""
-    return blocks.index_select(0, rowbase + x.reshape(-1)).view(*x.shape, blocks.shape[1])
+    blocks: ``(K, c, n+1)`` (one flat gather); ``rowbase = arange(K c) (V + P)``; ``work``:
+    optional flat storage for the result."""
+    shape = (x.numel(), blocks.shape[1])
+    out = None if work is None else work[:math.prod(shape)].view(shape)
+    return torch.index_select(blocks, 0, rowbase + x.reshape(-1), out=out).view(*x.shape, blocks.shape[1])
+
+
+def _draw(probs: torch.Tensor, u: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Symbols ``#{s < V-1 : F_s <= u F_{V-1}}`` into ``out`` (K, c) from weights ``probs``
+    (K, c, V), clipped at 0 in place (a weight-0 symbol is never drawn), their running sums
+    ``F_s = F_{s-1} + max(p_s, 0)`` (the order of ``torch.cumsum``) and uniforms ``u``
+    (K, c, 1).  A loop over symbols: scans and reductions over an axis of 3 or 4 are slower
+    on a CPU."""
+    p = probs.clamp_min_(0.0)
+    cums = [p[..., 0]]
+    for s in range(1, p.shape[-1]):
+        cums.append(cums[-1] + p[..., s])
+    threshold = u[..., 0] * cums[-1]
+    out.zero_()
+    for c in cums[:-1]:
+        out += c <= threshold
+    return out
 
 
 def _check_count(name: str, value: Any) -> int:
@@ -268,7 +292,8 @@ def _forward_stack(st: FactorStack, xs: torch.Tensor, zero_tol: float, C: int):
 
 @torch.inference_mode()
 def sample_on_device(generator: Any, n: int, length: int, seed: int | None = None, *, device: Any = "cpu",
-                     dtype: torch.dtype = torch.float64, return_beliefs: bool = False, chunk: int | None = None):
+                     dtype: torch.dtype = torch.float64, return_beliefs: bool = False, chunk: int | None = None,
+                     return_factor_words: bool = False):
     """Sample ``n`` words of ``length`` symbols on ``device``, through beliefs.
 
     Parameters
@@ -286,12 +311,16 @@ def sample_on_device(generator: Any, n: int, length: int, seed: int | None = Non
     chunk : int, optional
         Rows per pass (default: all on an accelerator, :data:`CPU_CHUNK` on a CPU); the
         words do not depend on it.
+    return_factor_words : bool
+        Also return each factor's words (saves splitting the joint symbols again).
 
     Returns
     -------
     words : (n, length) int64 tensor
     beliefs : (n, length+1, d) tensor, or a tuple of ``(n, length+1, d_k)`` for a product
         (only with ``return_beliefs``); ``beliefs[:, t]`` is the belief after ``t`` symbols.
+    factor_words : tuple of (n, length) int64 tensors, one per factor (only with
+        ``return_factor_words``; ``(words,)`` for a single generator)
 
     Notes
     -----
@@ -313,9 +342,10 @@ def sample_on_device(generator: Any, n: int, length: int, seed: int | None = Non
             symbols[k] = xs[:, j]
             beliefs[k] = buf[:, j].transpose(0, 1) if return_beliefs else None
     words = f.joint(symbols).t()  # (n, length) view of time-major storage
-    if not return_beliefs:
-        return words
-    return words, (beliefs[0] if len(beliefs) == 1 else tuple(beliefs))
+    out = (words,) + ((beliefs[0] if len(beliefs) == 1 else tuple(beliefs)),) * return_beliefs
+    if return_factor_words:
+        out += (tuple(x.t() for x in symbols) if len(symbols) > 1 else (words,),)
+    return out[0] if len(out) == 1 else out
 
 
 def _sample_stack(st: FactorStack, n: int, length: int, gen: torch.Generator, return_beliefs: bool, C: int):
@@ -328,14 +358,15 @@ def _sample_stack(st: FactorStack, n: int, length: int, gen: torch.Generator, re
     buf = torch.empty((length + 1 if return_beliefs else 2, K, n, d), dtype=dt, device=dev)
     buf[0] = st.initial[:, None, :]
     rowbase = torch.arange(K * min(C, max(n, 1)), device=dev) * st.blocks_per_row
+    rows = rowbase.numel()
+    gemm = torch.empty(rows * st.stacked.shape[2], dtype=dt, device=dev)  # reused by every step
+    picked = torch.empty(rows * (d + 1), dtype=dt, device=dev)
     for b0 in range(0, n, C):
         b1 = min(n, b0 + C)
         for t in range(length):
             i, j = (t, t + 1) if return_beliefs else (t % 2, 1 - t % 2)
-            probs, blocks = st.step(buf[i, :, b0:b1])
-            cum = torch.cumsum(probs.clamp_min_(0.0), dim=-1)  # weight-0 symbols are never drawn
-            x = (cum[..., :-1] <= u[t, :, b0:b1] * cum[..., -1:]).sum(dim=-1)  # inverse CDF, (K, c)
-            sel = _select(blocks, rowbase[:K * (b1 - b0)], x)
+            probs, blocks = st.step(buf[i, :, b0:b1], gemm)
+            x = _draw(probs, u[t, :, b0:b1], xs[t, :, b0:b1])
+            sel = _select(blocks, rowbase[:K * (b1 - b0)], x, picked)
             torch.div(sel[..., :d], sel[..., d:], out=buf[j, :, b0:b1])
-            xs[t, :, b0:b1] = x
     return xs, buf

@@ -12,7 +12,11 @@ from generators.testing import loop_beliefs, tiny_product
 from nets.data import BeliefData
 
 
-def assert_same_labels(b, ref):
+def symbol_vectors(d):
+    return [torch.from_numpy(np.asarray(r.ghmm.symbol_vectors, dtype=float)) for r in d.representations]
+
+
+def assert_same_labels(b, ref, sym):
     """Two batches of the same words: equal tokens, float64 labels to 1e-12, float32 ones to rounding."""
     for name in ("tokens", "targets", "words"):
         assert torch.equal(getattr(b, name).cpu(), getattr(ref, name)), name
@@ -23,6 +27,12 @@ def assert_same_labels(b, ref):
     if b.next_probs is not None:
         assert b.next_probs.dtype == torch.float32
         np.testing.assert_allclose(b.next_probs.cpu().numpy(), ref.next_probs.numpy(), rtol=0, atol=1e-7)
+        # the float32 table is the float64 product of the factors' distributions to 2K float32 ulps
+        exact = torch.ones(b.next_probs.shape[:2] + (1,), dtype=torch.float64)
+        for fb, sv in zip(ref.factor_beliefs, sym):
+            q = (fb @ sv.T).clamp_min(0)
+            exact = (exact[..., :, None] * (q / q.sum(-1, keepdim=True))[..., None, :]).reshape(q.shape[:2] + (-1,))
+        np.testing.assert_allclose(b.next_probs.cpu().numpy(), exact.numpy(), rtol=2.4e-7 * len(sym), atol=1e-30)
 
 
 @pytest.mark.parametrize("representation", ["minimal", "native"])
@@ -31,7 +41,7 @@ def test_device_batches_match_the_host_filter(representation, bos):
     d = BeliefData(library.mess3(x=0.15, a=0.6), 6, representation=representation, bos=bos, seed=4, device="cpu")
     b = d.batch(3, 200)
     assert b.tokens.device.type == "cpu" and b.beliefs is b.factor_beliefs[0]
-    assert_same_labels(b, d.labels(b.words))
+    assert_same_labels(b, d.labels(b.words), symbol_vectors(d))
     # and the labels are the belief update loop's (generators.testing)
     w = b.words[0].numpy()
     ref = loop_beliefs(d.ghmm, w)[(0 if bos else 1):][:6]
@@ -44,7 +54,7 @@ def test_host_batches_match_their_labels():
     """labels() is also the host sampler's slow definition."""
     d = BeliefData(tiny_product(), 4, seed=2)
     b = d.batch(0, 100)
-    assert_same_labels(b, d.labels(b.words))
+    assert_same_labels(b, d.labels(b.words), symbol_vectors(d))
 
 
 @pytest.mark.parametrize("generator", [tiny_product(), product(*[library.mess3()] * 3, *[library.bloch_walk()] * 2)],
@@ -54,7 +64,7 @@ def test_device_product_batches_match_the_host_filter(generator):
     b = d.batch(0, 64)
     assert b.beliefs is None and len(b.factor_beliefs) == len(generator.factors)
     assert b.next_probs.shape == (64, 9, generator.alphabet_size)
-    assert_same_labels(b, d.labels(b.words))
+    assert_same_labels(b, d.labels(b.words), symbol_vectors(d))
     assert generator._ghmm_cache is None  # the joint GHMM is never built
 
 
@@ -94,3 +104,21 @@ def test_labels_rejects_bad_words():
         d.labels(np.zeros((2, 3), dtype=int))
     with pytest.raises(ValueError, match="symbols must be in 0..2"):
         d.labels(np.full((2, 4), 3))
+
+
+@pytest.mark.parametrize("bos", [False, True])
+def test_device_batches_train_a_model(bos):
+    """Device batches (tensors made under the sampler's inference mode) feed a training step."""
+    from nets.models import build_model
+    from nets.train import TrainConfig, loss_fn
+
+    d = BeliefData(tiny_product(), 4, bos=bos, device="cpu")
+    cfg = TrainConfig.from_dict(dict(process="mess3", context=4, model="transformer", n_layers=1, d_model=16,
+                                     d_mlp=32))
+    model = build_model(cfg.model_config(d.vocab_size))
+    b = d.batch(0, 32)
+    for targets in ("sampled", "exact"):
+        model.zero_grad()
+        loss = loss_fn(model(b.tokens), b, targets)
+        loss.backward()
+        assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters())
