@@ -71,8 +71,8 @@ def main(argv=None) -> bool:
             if n >= 10**6 and (learned.dim != rank or z >= 5):
                 ok = False
     print("target (n >= 1e6: dim = minimal, max z < 5):", "OK" if ok else "MISSED")
-    summary_row("learn_ghmm, >= 1e6 symbols (Mess3, Bloch walk, Moon)", qbelief="dim, max z", target="dim minimal, z < 5",
-                met=ok)
+    summary_row("learn_ghmm, >= 1e6 symbols (Mess3, Bloch walk, Moon)", qbelief="dim, max z",
+                target="dim minimal, z < 5", met=ok)
     return ok
 
 

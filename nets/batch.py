@@ -149,7 +149,8 @@ def assemble(words: torch.Tensor, fwords: list, fbeliefs: list, symbol_vectors: 
     factor_beliefs = tuple(b[:, sl].to(torch.float64) for b in fbeliefs)
     return Batch(tokens=tokens.contiguous(), targets=targets.contiguous(), next_probs=nxt,
                  beliefs=factor_beliefs[0] if len(factor_beliefs) == 1 else None, prefix_prob=prefix[:, sl],
-                 words=words, weights=None if weights is None else weights.to(torch.float64), factor_beliefs=factor_beliefs)
+                 words=words, weights=None if weights is None else weights.to(torch.float64),
+                 factor_beliefs=factor_beliefs)
 
 
 def _outer(acc: torch.Tensor | None, q: torch.Tensor) -> torch.Tensor:
