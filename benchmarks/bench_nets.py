@@ -159,13 +159,14 @@ def data_vs_step_cuda(g, B: int, L: int) -> dict:
 
 # ---------------------------------------------------------------------- threads and throughput
 def throughput(cfg_dict: dict, device: str, threads: int | None, steps: int, bf16: bool = False) -> dict:
-    """Tokens/s and the data share of ``steps`` training steps (after 10 warm-up steps)."""
+    """Tokens/s and the data share of ``steps`` training steps (at most 30 s of them; after 10
+    warm-up steps)."""
     base = {**cfg_dict, "device": device, "num_threads": threads, "bf16": bf16, "quiet": True, "out_dir": None,
-            "log_every": max(1, steps), "eval_every": 0, "max_time_s": None}
+            "log_every": max(1, steps), "eval_every": 0, "max_time_s": 30.0}
     train(TrainConfig.from_dict({**base, "steps": 10}))  # warm-up (allocator, kernels)
     res = train(TrainConfig.from_dict({**base, "steps": steps}))
     t = res.timing
-    return {"device": device, "threads": t["threads"], "steps": steps, "bf16": bf16,
+    return {"device": device, "threads": t["threads"], "steps": t["steps"], "bf16": bf16,
             "step_ms": 1e3 * t["total_s"] / t["steps"], "steps_per_s": t["steps"] / t["total_s"],
             "tokens_per_s": t["tokens_per_s"], "data_share": t["data_share"]}
 
