@@ -1,6 +1,7 @@
 """Devices: the one place :mod:`nets` names a device (:func:`check_device`,
 :func:`resolve_device`), finds where a module's tensors live (:func:`module_device`), and
-chooses how many CPU threads training uses (:func:`default_threads`)."""
+chooses how many CPU threads training uses (:func:`default_threads`) and where its batches
+are made (:func:`data_device`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 import torch
 
 __all__ = ["check_device", "resolve_device", "module_device", "default_threads", "available_cores",
-           "WORK_PER_THREAD"]
+           "WORK_PER_THREAD", "data_device", "DEVICE_DATA_MIN_BATCH"]
 
 #: parameters x tokens per step that one more CPU thread needs before it pays (2^30)
 WORK_PER_THREAD = 1 << 30
+#: smallest batch whose training data is sampled on an accelerator (see data_device)
+DEVICE_DATA_MIN_BATCH = 2048
 
 
 def check_device(spec: "str | torch.device") -> str:
@@ -112,3 +115,26 @@ def default_threads(n_params: int, batch_tokens: int, cores: int | None = None) 
             raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
     cores = available_cores() if cores is None else cores
     return int(min(cores, max(1, n_params * batch_tokens // WORK_PER_THREAD)))
+
+
+def data_device(train_device: "str | torch.device", batch_size: int) -> "torch.device | None":
+    """Where training batches are made (:class:`nets.data.BeliefData`'s ``device``): the
+    training device when it is an accelerator and the batch has at least
+    :data:`DEVICE_DATA_MIN_BATCH` rows; None (the host's numpy kernels, then one copy)
+    otherwise.
+
+    Rule of thumb behind the threshold (an estimate from CPU measurements, not a GPU
+    measurement): the device sampler launches about 15 kernels per position and factor
+    stack, ~10 us each in eager PyTorch whatever the batch; the host sampler costs about
+    70 ns per symbol and factor (benchmarks/bench_nets.py, 25,000 x 10 symbols of 5
+    factors in ~90 ms).  With ``K`` factors in ``S`` stacks the two break even near
+    ``B = 150 us S / (70 ns K)``, about 2,000 rows for the 3 Mess3 x 2 Bloch walk product
+    (and below it for a single process).
+
+    >>> data_device("cpu", 25_000) is None, data_device("cuda", 64) is None
+    (True, True)
+    >>> data_device("cuda:1", 25_000)
+    device(type='cuda', index=1)
+    """
+    device = torch.device(train_device)
+    return device if device.type != "cpu" and int(batch_size) >= DEVICE_DATA_MIN_BATCH else None

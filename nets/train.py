@@ -56,7 +56,7 @@ from .checkpoint import (CHECKPOINT_FORMAT, check_resumable, load_checkpoint, lo
 from .config import OPTIMIZERS, SCHEDULERS, TrainConfig
 from .rundir import read_jsonl, write_jsonl
 from .data import TARGETS, BeliefData
-from .device import available_cores, default_threads
+from .device import available_cores, data_device, default_threads
 from .models import ActivationModel, build_model
 
 __all__ = ["TrainConfig", "TrainResult", "train", "load_checkpoint", "load_model", "loss_fn",
@@ -185,7 +185,7 @@ class _Run:
         found = _open_run_dir(cfg, out, resume, overwrite, info, stack) if out is not None else None
         data = BeliefData(cfg.generator(), cfg.context, mode=cfg.data_mode, representation=cfg.representation,
                           bos=cfg.bos, seed=cfg.seed, next_probs=cfg.targets == "exact" or cfg.data_mode == "exact",
-                          max_beliefs=cfg.max_beliefs, device=None if info.device.type == "cpu" else info.device)
+                          max_beliefs=cfg.max_beliefs, device=data_device(info.device, cfg.batch_size))
         check_training_memory(cfg, sum(data.belief_dims), data.alphabet_size, info.device)
         data.optimum  # its presentation is refused over the belief cap before anything is written
         torch.manual_seed(cfg.seed)

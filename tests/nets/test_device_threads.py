@@ -1,4 +1,4 @@
-"""The default CPU thread count of training (nets.device.default_threads) and its use."""
+"""The defaults nets.device chooses for training: CPU threads (default_threads) and where batches are made (data_device)."""
 
 import pytest
 import torch
@@ -54,3 +54,12 @@ def test_training_uses_the_rule_and_an_explicit_count_wins(monkeypatch):
         assert train(TrainConfig.from_dict(TINY)).timing["threads"] == available_cores()
     finally:
         torch.set_num_threads(before)
+
+
+def test_data_device_rule():
+    from nets.device import DEVICE_DATA_MIN_BATCH, data_device
+
+    assert data_device("cpu", 10**6) is None
+    assert data_device(torch.device("cuda"), DEVICE_DATA_MIN_BATCH - 1) is None
+    assert data_device("cuda", DEVICE_DATA_MIN_BATCH) == torch.device("cuda")
+    assert data_device("cuda:2", 25_000) == torch.device("cuda:2")
