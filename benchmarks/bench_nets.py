@@ -23,7 +23,7 @@ Sections (``--sections``, comma-separated; default all):
 ``throughput``
     Tokens/s and the data pipeline's share of a step (sampling, labels, copy; measured
     inside :func:`nets.train`; requirement < 10%) of the papers' own configurations:
-    Shai et al. 2024 (arXiv:2405.15943) Mess3 transformer (SGD, batch 64, context 10) and
+    Shai et al. 2024 (arXiv:2405.15943) Mess3 and RRXOR transformers (SGD, batch 64, context 10) and
     Riechers et al. 2025 (arXiv:2507.07432) transformer and recurrent nets (Adam, batch
     128, context 8, exact-mode data), CPU float32 at the default thread count; with CUDA
     also float32 and bf16 autocast.  Also: compute operators per training step (torch
@@ -58,7 +58,7 @@ from nets.probe import sampled_belief_r2  # noqa: E402
 from nets.train import TrainConfig, _make_optimizer, loss_fn, train  # noqa: E402
 from papers.riechers2025_quantum.run import ARCH as RIECHERS_ARCH  # noqa: E402
 from papers.riechers2025_quantum.run import FULL_TRAIN as RIECHERS_TRAIN  # noqa: E402
-from papers.shai2024_belief_geometry.run import MESS3_TRAIN  # noqa: E402
+from papers.shai2024_belief_geometry.run import MESS3_TRAIN, RRXOR_TRAIN  # noqa: E402
 from papers.shai2026_factored.run import MODELS as SHAI2026_MODELS  # noqa: E402
 from papers.shai2026_factored.run import TRAIN as SHAI2026_TRAIN  # noqa: E402
 
@@ -190,7 +190,8 @@ def threads_effect(steps: int) -> dict:
 
 def paper_configs() -> dict:
     """The papers' training setups (TrainConfig dicts; the process is one of the papers')."""
-    out = {"shai2024 transformer": {**MESS3_TRAIN, "process": "mess3:x=0.05,a=0.85"}}
+    out = {"shai2024 mess3": {**MESS3_TRAIN, "process": "mess3:x=0.05,a=0.85"},
+           "shai2024 rrxor": {**RRXOR_TRAIN, "process": "rrxor"}}
     for kind in ("transformer", "lstm", "gru", "rnn"):
         arch = RIECHERS_ARCH["transformer" if kind == "transformer" else "rnn"]
         out[f"riechers2025 {kind}"] = {**RIECHERS_TRAIN, **arch, "model": kind, "process": "mess3:x=0.05,a=0.85",

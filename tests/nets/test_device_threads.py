@@ -1,4 +1,4 @@
-"""The defaults nets.device chooses for training: CPU threads (default_threads) and where batches are made (data_device)."""
+"""The defaults of nets.device for training: CPU threads (default_threads), where batches are made (data_device)."""
 
 import pytest
 import torch
