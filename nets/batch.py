@@ -98,7 +98,8 @@ class Batch:
 
 
 def assemble(words: torch.Tensor, fwords: list, fbeliefs: list, symbol_vectors: list, *, context: int,
-             bos_token: int | None, weights: torch.Tensor | None = None, next_probs: bool = True) -> Batch:
+             bos_token: int | None, weights: torch.Tensor | None = None, next_probs: bool = True,
+             fprobs: list | None = None) -> Batch:
     """The :class:`Batch` of joint words with their factors' words and forward beliefs.
 
     Parameters
@@ -115,6 +116,10 @@ def assemble(words: torch.Tensor, fwords: list, fbeliefs: list, symbol_vectors: 
         ``L``: ``W == L`` with a BOS token, ``W == L + 1`` without.
     bos_token : int or None
     weights : float64 (B,) or None
+    fprobs : list of float (B, W, V_k), optional
+        Each factor's ``Pr(x | prefix of length t)`` for ``t < W``, if the sampler already
+        has them (:func:`nets.torch_kernels.sample_factors_on_device`); else computed
+        from the beliefs as above.
     next_probs : bool
         Also form the joint next-symbol distributions (B, L, prod V_k) in float32 (each
         factor's in float64, rounded, then multiplied: within ``2K`` float32 ulps of the
@@ -131,11 +136,8 @@ def assemble(words: torch.Tensor, fwords: list, fbeliefs: list, symbol_vectors: 
     sl = slice(0, L) if bos_token is not None else slice(1, L + 1)
     prefix = torch.ones((B, W + 1), dtype=torch.float64, device=words.device)
     nxt = None
-    for w, b, sv in zip(fwords, fbeliefs, symbol_vectors):
-        p = _matmul(b, sv.T).clamp_min_(0.0)  # (B, W+1, V_k): Pr(x | prefix of length t)
-        total = _matmul(p, torch.ones((p.shape[-1], 1), dtype=p.dtype, device=p.device))  # sum over x, as a
-        # GEMM: a reduction over a last axis of 3 or 4 is ten times slower on a CPU
-        p /= torch.where(total > 0, total, 1.0)
+    for k, (w, b, sv) in enumerate(zip(fwords, fbeliefs, symbol_vectors)):
+        p = _next_probs(b, sv) if fprobs is None else fprobs[k]  # (B, W or W+1, V_k): Pr(x | prefix of length t)
         chosen = torch.gather(p[:, :W], 2, w[:, :, None])[..., 0]  # (B, W)
         prefix[:, 1:] *= torch.cumprod(chosen, dim=1)
         if next_probs:
@@ -166,6 +168,14 @@ def _outer(acc: torch.Tensor | None, q: torch.Tensor) -> torch.Tensor:
     out = torch.empty((B, L, A, q.shape[-1]), dtype=torch.float32, device=q.device)
     torch.mul(acc[..., :, None], q[..., None, :], out=out)
     return out.view(B, L, -1)
+
+
+def _next_probs(b: torch.Tensor, sv: torch.Tensor) -> torch.Tensor:
+    """``max(b @ sv.T, 0)`` normalized over the last axis (rows summing to 0 kept at 0)."""
+    p = _matmul(b, sv.T).clamp_min_(0.0)
+    # the sum over x as a GEMM: a reduction over a last axis of 3 or 4 is ten times slower on a CPU
+    total = _matmul(p, torch.ones((p.shape[-1], 1), dtype=p.dtype, device=p.device))
+    return p.div_(torch.where(total > 0, total, 1.0))
 
 
 def _matmul(b: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

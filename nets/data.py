@@ -316,15 +316,14 @@ class BeliefData:
         return self._assemble(fwords, fbeliefs, None, next_probs=next_probs)
 
     def _sample_on_device(self, B: int, seed: int, next_probs: bool) -> Batch:
-        """Stream sampling on :attr:`device` (torch kernels, float64), seeded with ``seed``."""
-        from .torch_kernels import sample_on_device
+        """Stream sampling on :attr:`device` (torch kernels, float64), seeded with ``seed``;
+        the next-symbol distributions are the sampler's own."""
+        from .torch_kernels import sample_factors_on_device
 
         factors, svs = self._on_device
-        words, beliefs, fwords = sample_on_device(factors, B, self.word_length, seed, device=self.device,
-                                                  return_beliefs=True, return_factor_words=True)
-        fbeliefs = list(beliefs) if self.factored else [beliefs]
-        return assemble(words, list(fwords), fbeliefs, svs, context=self.context, bos_token=self.bos_token,
-                        next_probs=next_probs)
+        s = sample_factors_on_device(factors, B, self.word_length, seed, device=self.device, probs=True)
+        return assemble(s.words, list(s.factor_words), list(s.beliefs), svs, context=self.context,
+                        bos_token=self.bos_token, next_probs=next_probs, fprobs=list(s.probs))
 
     def _assemble(self, fwords: list, fbeliefs: list, weights: np.ndarray | None, *, next_probs: bool) -> Batch:
         """The host path's per-factor words (B, W) and forward beliefs (B, W+1, n_k) as a
