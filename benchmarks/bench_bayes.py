@@ -180,7 +180,7 @@ class Table:
         flag = "-" if met is None else ("yes" if met else "NO")
         print(f"{label:<66} {fmt.format(value):>26}  {target:>10}  {flag}  {note}", flush=True)
         if met is not None:
-            summary_row(f"bayes {label}", qbelief=fmt.format(value), target=target, met=bool(met))
+            summary_row(f"bayes {label}", ratio=fmt.format(value), target=target, met=bool(met))
 
 
 def msp_rows(tab: Table, mess3, quick: bool) -> None:
