@@ -199,9 +199,11 @@ def paper_configs() -> dict:
     return out
 
 
-def ops_per_step(cfg_dict: dict) -> int:
-    """Compute operators (torch profiler leaf events that are not views) in one CPU training
-    step (forward, backward, optimizer): about the kernel launches of one eager GPU step."""
+def ops_per_step(cfg_dict: dict) -> tuple[int, int]:
+    """Compute operators (torch profiler leaf events that are not views) of one CPU training
+    step: ``(forward + backward, optimizer step)``; about the kernel launches of one eager
+    GPU step, except that a CUDA optimizer fuses its per-parameter operators (foreach) and
+    cuDNN its recurrent layers' (see docs/PERFORMANCE.md)."""
     from torch.profiler import ProfilerActivity, profile
 
     cfg = TrainConfig.from_dict({**cfg_dict, "device": "cpu"})
@@ -210,17 +212,19 @@ def ops_per_step(cfg_dict: dict) -> int:
     opt = _make_optimizer(cfg, model)
     batch = data.batch(0, cfg.batch_size)
 
-    def step():
-        loss = loss_fn(model(batch.tokens), batch, cfg.targets)
+    def grads():
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss_fn(model(batch.tokens), batch, cfg.targets).backward()
 
-    step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-    leaves = [e for e in prof.events() if not e.cpu_children and e.name.startswith("aten::")]
-    return sum(e.name not in VIEW_OPS for e in leaves)
+    def count(fn) -> int:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        leaves = [e for e in prof.events() if not e.cpu_children and e.name.startswith("aten::")]
+        return sum(e.name not in VIEW_OPS for e in leaves)
+
+    grads()
+    opt.step()
+    return count(grads), count(opt.step)
 
 
 def papers_throughput(steps: int) -> dict:
@@ -239,7 +243,7 @@ def papers_throughput(steps: int) -> dict:
             kind = f"{r['device']} {'bf16' if r['bf16'] else 'float32'}"
             print(f"  {name:<22} {n:>8,} params  {kind:<13} threads {r['threads']}  {r['step_ms']:7.2f} ms/step  "
                   f"{r['tokens_per_s']:9.0f} tokens/s  data share {100 * r['data_share']:5.2f}%  "
-                  f"{ops} ops/step")
+                  f"ops/step {ops[0]} + {ops[1]} (optimizer)")
         if not cuda:
             print(f"  {name:<22} cuda float32 and bf16: {NO_CUDA}")
     return out
