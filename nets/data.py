@@ -41,13 +41,14 @@ probability-weighted validation loss.
 Batches are a pure function of ``(seed, step)`` (:meth:`BeliefData.batch`), so training
 is reproducible, resumable and identical across data-parallel ranks without RNG state.
 
-Where batches are made (``device``): ``None`` (the default) samples on the host with the
-numpy kernels (:mod:`generators.kernels`) and returns CPU tensors; a torch device (``"cuda"``,
-``"cpu"``, ...) samples the words and computes their beliefs and targets there
-(:func:`nets.torch_kernels.sample_on_device`, float64), so a GPU gets its batches without
-a host round trip.  Both draw the same distribution and compute the same labels for the
-same words (one assembly, :func:`nets.batch.assemble`), but from different random
-streams: the device path seeds its :class:`torch.Generator` from the batch's numpy
+Where training batches are made (``device``, used by :meth:`BeliefData.batch`): ``None``
+(the default) samples on the host with the numpy kernels (:mod:`generators.kernels`) and
+returns CPU tensors; a torch device (``"cuda"``, ``"cpu"``, ...) samples the words and
+computes their beliefs and targets there (:func:`nets.torch_kernels.sample_factors_on_device`,
+float64), so a GPU gets its batches without a host round trip.  :meth:`BeliefData.sample`,
+:meth:`BeliefData.enumerate` and the validation loss always work on the host.  Both
+paths draw the same distribution and compute the same labels for the same words (one
+assembly, :func:`nets.batch.assemble`), but from different random streams: the device path seeds its :class:`torch.Generator` from the batch's numpy
 stream, so its words are a pure function of ``(seed, step)`` on one device type, and
 differ from the host path's.  The exact mode draws its row indices on the host either
 way (its table then lives on the device), so its batches are identical on every device.
@@ -159,10 +160,12 @@ class BeliefData:
         self.device = None if device is None else _torch_device(device)
         self._sv = [torch.from_numpy(sv) for sv in self._symbol_vectors]
         self._on_device = None
+        self._device_table: Batch | None = None
         if mode == "exact":
             table = self.enumerate()
             self._cdf = np.cumsum(table.weights.numpy())
-            self._table = table if self.device is None else table.to(self.device)
+            self._table = table
+            self._device_table = None if self.device is None else table.to(self.device)
         elif self.device is not None:
             from .torch_kernels import device_factors
 
@@ -171,25 +174,34 @@ class BeliefData:
 
     # ------------------------------------------------------------------ batches
     def batch(self, step: int, batch_size: int) -> Batch:
-        """Batch number ``step``: a pure function of ``(seed, step, batch_size)``."""
+        """Training batch number ``step``, on :attr:`device`: a pure function of ``(seed, step,
+        batch_size)`` (and of the device type for the device path: it seeds its torch
+        generator with one draw from ``default_rng([seed, step])``)."""
         step = check_int(step, "step", minimum=0)
-        return self.sample(batch_size, np.random.default_rng([self.seed, step]))
+        rng = np.random.default_rng([self.seed, step])
+        if self.device is None:
+            return self.sample(batch_size, rng)
+        B = check_int(batch_size, "batch_size", minimum=1)
+        if self.mode == "exact":
+            return replace(self._device_table.rows(self._draw_rows(B, rng).to(self.device)), weights=None)
+        return self._sample_on_device(B, int(rng.integers(2 ** 63)), self.with_next_probs)
 
     def sample(self, batch_size: int, rng: Any = None) -> Batch:
-        """A batch of ``batch_size`` i.i.d. words from the stationary process, on :attr:`device`.
+        """A batch of ``batch_size`` i.i.d. words from the stationary process, made on the
+        host (CPU tensors, whatever :attr:`device` is: for analyses and probes).
 
         ``rng``: a :class:`numpy.random.Generator`, an int seed, or None (fresh entropy).
-        The device path draws one torch seed from ``rng`` (see the module docstring).
         """
         B = check_int(batch_size, "batch_size", minimum=1)
         rng = np.random.default_rng(check_seed(rng, "rng"))
         if self.mode == "exact":
-            u = rng.random(B) * self._cdf[-1]
-            idx = torch.from_numpy(np.minimum(np.searchsorted(self._cdf, u, side="right"), self._cdf.size - 1))
-            return replace(self._table.rows(idx.to(self._table.words.device)), weights=None)
-        if self.device is not None:
-            return self._sample_on_device(B, int(rng.integers(2 ** 63)), self.with_next_probs)
+            return replace(self._table.rows(self._draw_rows(B, rng)), weights=None)
         return self._sample(B, rng, self.with_next_probs)
+
+    def _draw_rows(self, B: int, rng: np.random.Generator) -> torch.Tensor:
+        """Rows of the exact table drawn with their probabilities (inverse CDF), (B,) int64."""
+        u = rng.random(B) * self._cdf[-1]
+        return torch.from_numpy(np.minimum(np.searchsorted(self._cdf, u, side="right"), self._cdf.size - 1))
 
     def iterate(self, batch_size: int, start: int = 0) -> Iterator[Batch]:
         """Endless batches ``start, start + 1, ...`` (see :meth:`batch`)."""

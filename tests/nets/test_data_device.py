@@ -122,3 +122,14 @@ def test_device_batches_train_a_model(bos):
         loss = loss_fn(model(b.tokens), b, targets)
         loss.backward()
         assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_sample_stays_on_the_host():
+    """sample() (analyses, probes) is the host path whatever the device; batch() is not."""
+    g = library.mess3(x=0.15, a=0.6)
+    dev, host = BeliefData(g, 4, seed=2, device="cpu"), BeliefData(g, 4, seed=2)
+    a, b = dev.sample(50, np.random.default_rng(7)), host.sample(50, np.random.default_rng(7))
+    assert torch.equal(a.words, b.words) and torch.equal(a.beliefs, b.beliefs)
+    assert not torch.equal(dev.batch(0, 50).words, host.batch(0, 50).words)  # different random streams
+    exact = BeliefData(g, 4, mode="exact", seed=2, device="cpu")
+    assert torch.equal(exact.sample(20, 3).words, BeliefData(g, 4, mode="exact", seed=2).sample(20, 3).words)
