@@ -50,8 +50,9 @@ float64), so a GPU gets its batches without a host round trip.  :meth:`BeliefDat
 paths draw the same distribution and compute the same labels for the same words (one
 assembly, :func:`nets.batch.assemble`), but from different random streams: the device
 path seeds its :class:`torch.Generator` from the batch's numpy stream, so its words are a
-pure function of ``(seed, step)`` on one device type, and differ from the host path's.  The exact mode draws its row indices on the host either
-way (its table then lives on the device), so its batches are identical on every device.
+pure function of ``(seed, step)`` on one device type, and differ from the host path's.
+The exact mode draws its row indices on the host either way (its table then lives on the
+device too), so its batches are identical on every device.
 Everything is vectorized over the batch; the only Python loops run over positions and
 factors.
 """
