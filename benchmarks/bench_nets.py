@@ -1,7 +1,7 @@
 """Benchmark of nets training: data streaming, CPU threads, tokens/s of the papers'
 architectures, exact vs sampled targets.
 
-    python benchmarks/bench_nets.py                  # everything (about 10 minutes on 2 CPU cores)
+    python benchmarks/bench_nets.py                  # everything (about 12 minutes on 2 CPU cores)
     python benchmarks/bench_nets.py --quick          # smoke run (about 2 minutes)
     python benchmarks/bench_nets.py --sections data,threads --json out.json
 
@@ -56,11 +56,20 @@ from nets.device import available_cores, default_threads  # noqa: E402
 from nets.models import build_model  # noqa: E402
 from nets.probe import sampled_belief_r2  # noqa: E402
 from nets.train import TrainConfig, _make_optimizer, loss_fn, train  # noqa: E402
-from papers.riechers2025_quantum.run import ARCH as RIECHERS_ARCH  # noqa: E402
-from papers.riechers2025_quantum.run import FULL_TRAIN as RIECHERS_TRAIN  # noqa: E402
-from papers.shai2024_belief_geometry.run import MESS3_TRAIN, RRXOR_TRAIN  # noqa: E402
-from papers.shai2026_factored.run import MODELS as SHAI2026_MODELS  # noqa: E402
-from papers.shai2026_factored.run import TRAIN as SHAI2026_TRAIN  # noqa: E402
+
+# The papers' training setups, as their `--full` modes train them (copied, so that the benchmark
+# does not depend on the papers package; sources: papers/shai2024_belief_geometry/experiment.py
+# MESS3_TRAIN / RRXOR_TRAIN, papers/riechers2025_quantum/experiment.py PAPER with data_mode
+# "exact" and processes.py ARCH, papers/shai2026_factored/experiment.py ADAMW, MODELS and
+# the "full" mode).
+MESS3_TRAIN = dict(model="transformer", n_layers=4, d_model=64, n_heads=1, d_head=8, d_mlp=256, act="relu",
+                   context=10, data_mode="stream", targets="sampled", optimizer="sgd", lr=0.01, batch_size=64)
+RRXOR_TRAIN = dict(MESS3_TRAIN, d_model=128, n_heads=4, d_head=16, d_mlp=512)
+RIECHERS_TRAIN = dict(context=8, data_mode="exact", targets="sampled", optimizer="adam", lr=1e-4, batch_size=128)
+RIECHERS_ARCH = {"transformer": dict(n_layers=4, d_model=64, n_heads=4, d_head=16, d_mlp=256, act="relu"),
+                 "rnn": dict(n_layers=4, hidden=64)}
+SHAI2026_FULL = dict(model=dict(kind="transformer", n_layers=4, d_model=120, n_heads=3, d_head=40, d_mlp=480),
+                     context=9, optimizer="adamw", weight_decay=0.01, lr=5e-4, batch_size=25_000, targets="sampled")
 
 BLOCH = dict(process="bloch_walk", context=8, model="transformer", n_layers=4, d_model=64, d_mlp=256,
              batch_size=256, optimizer="adam", lr=2e-3, warmup_steps=200, scheduler="cosine", data_mode="exact",
@@ -135,8 +144,7 @@ def cuda_time(fn, repeat: int = 5) -> float:
 def data_vs_step_cuda(g, B: int, L: int) -> dict:
     """A device batch on the GPU against one training step of the Shai 2026 model on it."""
     dev = BeliefData(g, L, next_probs=False, device="cuda")
-    cfg = TrainConfig.from_dict({**SHAI2026_TRAIN["full"], "model": SHAI2026_MODELS["full"], "process": "mess3",
-                                 "bf16": True, "device": "cuda"})
+    cfg = TrainConfig.from_dict({**SHAI2026_FULL, "process": "mess3", "bf16": True, "device": "cuda"})
     model = build_model(cfg.model_config(dev.vocab_size)).cuda()
     opt = _make_optimizer(cfg, model)
     batch = dev.batch(0, B)
