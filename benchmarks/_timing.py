@@ -1,8 +1,11 @@
-"""Timing helpers shared by the benchmarks (best-of-k wall time, peak memory)."""
+"""Timing helpers shared by the benchmarks (best-of-k wall time, peak memory) and the rows
+of ``run_all.py``'s summary table (:func:`summary_row`)."""
 
 from __future__ import annotations
 
 import gc
+import json
+import os
 import time
 import tracemalloc
 from typing import Callable
@@ -62,3 +65,20 @@ def interleaved_best(fns: dict[str, Callable[[], object]], repeat: int = 3, *,
             kept[name] = fn()
             best[name] = min(best[name], clock() - t0)
     return best
+
+
+#: run_all.py names a JSON-lines file here; each benchmark appends its summary rows to it
+SUMMARY_ENV = "QBELIEF_BENCH_SUMMARY"
+SUMMARY_FIELDS = ("kernel", "qbelief", "jax", "numpy", "ratio", "target", "met")
+
+
+def summary_row(kernel: str, *, qbelief: str = "", jax: str = "", numpy: str = "", ratio: str = "",
+                target: str = "", met: bool | None = None) -> None:
+    """Append one row of the summary table (all fields already formatted; ``jax`` /
+    ``numpy``: the baselines' times, "skipped" when a baseline did not run, "" when the
+    kernel has none) to the file named by ``$QBELIEF_BENCH_SUMMARY``; nothing without it."""
+    path = os.environ.get(SUMMARY_ENV)
+    if path:
+        row = dict(zip(SUMMARY_FIELDS, (kernel, qbelief, jax, numpy, ratio, target, met)))
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")

@@ -53,7 +53,7 @@ from generators import library  # noqa: E402
 from generators.testing import loop_native_beliefs  # noqa: E402
 
 from bayes import belief_trajectories, mixed_state_presentation  # noqa: E402
-from _timing import interleaved_best  # noqa: E402
+from _timing import interleaved_best, summary_row  # noqa: E402
 
 GIB = 2**30
 
@@ -167,6 +167,8 @@ class Table:
             self.ok &= bool(met)
         flag = "-" if met is None else ("yes" if met else "NO")
         print(f"{label:<66} {fmt.format(value):>26}  {target:>10}  {flag}  {note}", flush=True)
+        if met is not None:
+            summary_row(f"bayes {label}", ratio=fmt.format(value), target=target, met=bool(met))
 
 
 def msp_rows(tab: Table, mess3, quick: bool) -> None:

@@ -1,6 +1,7 @@
 """Speed of qbelief's batched generator kernels against the JAX peer and per-sequence numpy code.
 
-Run: ``python benchmarks/bench_generators.py [--rounds 3] [--repeat 3]`` (about 2.5 minutes).
+Run: ``python benchmarks/bench_generators.py [--rounds 3] [--repeat 3]`` (about 2.5 minutes;
+``--quick``: one round, best of one, about a minute).
 The JAX baseline needs the optional extra: ``pip install '.[bench]'``; without it the JAX
 columns say "skipped" and only the targets against the numpy loops are checked.
 
@@ -46,7 +47,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import best_time, interleaved_best  # noqa: E402
+from _timing import best_time, interleaved_best, summary_row  # noqa: E402
 
 from bayes import belief_trajectories  # noqa: E402
 from generators import joint_symbol, library, product  # noqa: E402
@@ -182,6 +183,10 @@ def report_kernel(title, fns, loop, scale, rounds, repeat) -> bool:
     print(f"    numpy per-sequence code {slow:9.2f} s (subset scaled x{scale:g})   "
           f"qbelief faster by {loop_ratio:7.0f}x")
     print(f"    {verdict}: {'OK' if ok else 'BELOW TARGET'}", flush=True)
+    ms = lambda t: f"{t * 1e3:.1f} ms"  # noqa: E731
+    summary_row(title, qbelief=ms(times["qbelief"]), jax=ms(times["float64"]) if jb else "skipped",
+                numpy=f"{slow:.1f} s", ratio=(f"{ratios['float64']:.2f}x JAX f64, " if jb else "") +
+                f"{loop_ratio:.0f}x numpy", target=f">= {TARGET_JAX}x JAX f64, >= {TARGET_LOOP:g}x numpy", met=ok)
     return ok
 
 
@@ -218,6 +223,9 @@ def product_stream(rounds, repeat) -> bool:
     print(f"    numpy ProductGenerator.sample with joint ({joint_dim}-dim Kronecker) beliefs {rate(joint)}")
     print(f"    target: torch float64 at least as fast as the numpy kernels: {'OK' if ok else 'BELOW TARGET'}",
           flush=True)
+    summary_row(f"product stream 432 symbols {n:,} x {length}: torch f64 (cpu) vs numpy kernels",
+                qbelief=f"{times['torch64'] * 1e3:.1f} ms", numpy=f"{times['qbelief'] * 1e3:.1f} ms (kernels)",
+                ratio=f"{1 / ratios['torch64']:.2f}x", target=">= 1x", met=ok)
     return ok
 
 
@@ -225,7 +233,10 @@ def main(argv=None) -> bool:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median ratio is reported")
     ap.add_argument("--repeat", type=int, default=3, help="calls per contender per round (best of)")
+    ap.add_argument("--quick", action="store_true", help="one round, best of one call (a smoke run)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.rounds, args.repeat = 1, 1
     if not jb:
         print(JAX_MISSING)
     else:

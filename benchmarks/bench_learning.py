@@ -27,6 +27,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import summary_row  # noqa: E402
+
 from generators import LearnedModelWarning, hankel_rank, learn_ghmm, library  # noqa: E402
 from generators.nonnegativity import all_words  # noqa: E402
 from generators.sequences import word_frequencies  # noqa: E402
@@ -68,6 +71,8 @@ def main(argv=None) -> bool:
             if n >= 10**6 and (learned.dim != rank or z >= 5):
                 ok = False
     print("target (n >= 1e6: dim = minimal, max z < 5):", "OK" if ok else "MISSED")
+    summary_row("learn_ghmm, >= 1e6 symbols (Mess3, Bloch walk, Moon)", qbelief="dim, max z",
+                target="dim minimal, z < 5", met=ok)
     return ok
 
 

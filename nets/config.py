@@ -71,8 +71,8 @@ class TrainConfig:
         a checkpoint is also kept as ``checkpoints/step_N.pt``; :mod:`nets.rundir`),
         log_every, eval_every (exact validation loss every N steps; exact mode),
         max_time_s (stop early, saving a checkpoint), num_threads (torch CPU threads during
-        the run; None leaves torch's setting -- on a small shared CPU, 1 thread is often
-        fastest for small models), quiet (no progress bar)
+        the run; None: :func:`nets.device.default_threads`, 1 thread for small models),
+        quiet (no progress bar)
         max_beliefs : belief cap of the mixed-state presentation behind the optimum
         (``bayes.myopic_entropy``; None: its default memory guard)
     """

@@ -40,14 +40,27 @@ probability-weighted validation loss.
 
 Batches are a pure function of ``(seed, step)`` (:meth:`BeliefData.batch`), so training
 is reproducible, resumable and identical across data-parallel ranks without RNG state.
+
+Where training batches are made (``device``, used by :meth:`BeliefData.batch`): ``None``
+(the default) samples on the host with the numpy kernels (:mod:`generators.kernels`) and
+returns CPU tensors; a torch device (``"cuda"``, ``"cpu"``, ...) samples the words and
+computes their beliefs and targets there (:func:`nets.torch_kernels.sample_factors_on_device`,
+float64), so a GPU gets its batches without a host round trip.  :meth:`BeliefData.sample`,
+:meth:`BeliefData.enumerate` and the validation loss always work on the host.  Both
+paths draw the same distribution and compute the same labels for the same words (one
+assembly, :func:`nets.batch.assemble`), but from different random streams: the device
+path seeds its :class:`torch.Generator` from the batch's numpy stream, so its words are a
+pure function of ``(seed, step)`` on one device type, and differ from the host path's.
+The exact mode draws its row indices on the host either way (its table then lives on the
+device too), so its batches are identical on every device.
 Everything is vectorized over the batch; the only Python loops run over positions and
 factors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any, Callable, Iterator
+from dataclasses import replace
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -55,6 +68,7 @@ import torch
 from generators.validation import check_choice, check_int, check_seed
 from generators.words import all_words
 
+from .batch import Batch, assemble
 from .units import NATS
 
 __all__ = ["Batch", "BeliefData", "resolve_process", "MODES", "REPRESENTATIONS", "TARGETS"]
@@ -65,76 +79,6 @@ TARGETS = ("sampled", "exact")
 
 #: largest number of words the exact mode enumerates by default
 MAX_WORDS = 1 << 20
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One batch of ``B`` sequences over ``L`` model positions (all torch tensors).
-
-    Attributes
-    ----------
-    tokens : int64 (B, L)
-        Model input; BOS (if used) is token ``V``.
-    targets : int64 (B, L)
-        Sampled next symbol at every position.
-    next_probs : float32 (B, L, V) or None
-        Exact next-symbol distribution given the prefix seen at each position (None when
-        the data was built with ``next_probs=False``).
-    beliefs : float64 (B, L, n) or None
-        Belief after the prefix seen at each position (GHMM coordinates of the data's
-        representation; normalized so ``beliefs @ tau == 1``); None for a product process.
-    prefix_prob : float64 (B, L)
-        Probability of the prefix seen at each position (1 for the empty prefix).
-    words : int64 (B, word_length)
-        The underlying words (without BOS).
-    weights : float64 (B,) or None
-        Word probabilities for an enumeration (:meth:`BeliefData.enumerate`), which sum to
-        1; ``None`` for sampled batches (each row then has weight ``1/B``).
-    factor_beliefs : tuple of float64 (B, L, n_k)
-        Each factor's belief in its own representation (a product process), or
-        ``(beliefs,)`` for a single process.
-    """
-
-    tokens: torch.Tensor
-    targets: torch.Tensor
-    next_probs: torch.Tensor | None
-    beliefs: torch.Tensor | None
-    prefix_prob: torch.Tensor
-    words: torch.Tensor
-    weights: torch.Tensor | None = None
-    factor_beliefs: tuple = ()
-
-    def __len__(self) -> int:
-        return int(self.tokens.shape[0])
-
-    def to(self, device: Any) -> "Batch":
-        """The batch on ``device`` (non-blocking copies)."""
-        return self._map(lambda x: x.to(device, non_blocking=True))
-
-    def slice(self, start: int, stop: int) -> "Batch":
-        """Rows ``start:stop`` (e.g. one data-parallel rank's share of a global batch)."""
-        return self._map(lambda x: x[start:stop])
-
-    def rows(self, index: torch.Tensor) -> "Batch":
-        """The rows ``index`` (int64 tensor), in that order."""
-        return self._map(lambda x: x[index])
-
-    def joint_beliefs(self) -> torch.Tensor:
-        """The joint belief (B, L, prod n_k): the Kronecker product of the factor beliefs, in
-        the product of the factors' coordinates (:attr:`beliefs` for a single process).
-        Memory ``B L prod n_k``."""
-        out = self.factor_beliefs[0]
-        for b in self.factor_beliefs[1:]:
-            out = (out[..., :, None] * b[..., None, :]).reshape(out.shape[:-1] + (-1,))
-        return out
-
-    def _map(self, f: Callable) -> "Batch":
-        def apply(x):
-            if x is None:
-                return None
-            return tuple(f(t) for t in x) if isinstance(x, tuple) else f(x)
-
-        return replace(self, **{fl.name: apply(getattr(self, fl.name)) for fl in fields(self)})
 
 
 class BeliefData:
@@ -167,6 +111,9 @@ class BeliefData:
     max_beliefs : int, optional
         Belief cap of the mixed-state presentation behind :attr:`optimum`
         (``bayes.myopic_entropy``); None: its default memory guard.
+    device : torch device or name, optional
+        Where batches are sampled and labelled (see the module docstring): None, the
+        host's numpy kernels (CPU tensors); a device, the torch kernels on it.
 
     Attributes
     ----------
@@ -182,7 +129,7 @@ class BeliefData:
 
     def __init__(self, process: Any, context: int, *, mode: str = "stream", representation: str = "minimal",
                  bos: bool = False, seed: int = 0, max_words: int = MAX_WORDS, next_probs: bool = True,
-                 max_beliefs: int | None = None):
+                 max_beliefs: int | None = None, device: Any = None):
         from generators import ProductGenerator
         from generators.representations import representation as make_representation
 
@@ -211,28 +158,51 @@ class BeliefData:
         self._optimum = None
         self._table: Batch | None = None
         self._cdf: np.ndarray | None = None
+        self.device = None if device is None else _torch_device(device)
+        self._sv = [torch.from_numpy(sv) for sv in self._symbol_vectors]
+        self._on_device = None
+        self._device_table: Batch | None = None
         if mode == "exact":
-            self._table = self.enumerate()
-            self._cdf = np.cumsum(self._table.weights.numpy())
+            table = self.enumerate()
+            self._cdf = np.cumsum(table.weights.numpy())
+            self._table = table
+            self._device_table = None if self.device is None else table.to(self.device)
+        elif self.device is not None:
+            from .torch_kernels import device_factors
+
+            ghmms = [r.ghmm for r in self.representations]
+            self._on_device = (device_factors(ghmms, self.device), [sv.to(self.device) for sv in self._sv])
 
     # ------------------------------------------------------------------ batches
     def batch(self, step: int, batch_size: int) -> Batch:
-        """Batch number ``step``: a pure function of ``(seed, step, batch_size)``."""
+        """Training batch number ``step``, on :attr:`device`: a pure function of ``(seed, step,
+        batch_size)`` (and of the device type for the device path: it seeds its torch
+        generator with one draw from ``default_rng([seed, step])``)."""
         step = check_int(step, "step", minimum=0)
-        return self.sample(batch_size, np.random.default_rng([self.seed, step]))
+        rng = np.random.default_rng([self.seed, step])
+        if self.device is None:
+            return self.sample(batch_size, rng)
+        B = check_int(batch_size, "batch_size", minimum=1)
+        if self.mode == "exact":
+            return replace(self._device_table.rows(self._draw_rows(B, rng).to(self.device)), weights=None)
+        return self._sample_on_device(B, int(rng.integers(2 ** 63)), self.with_next_probs)
 
     def sample(self, batch_size: int, rng: Any = None) -> Batch:
-        """A batch of ``batch_size`` i.i.d. words from the stationary process.
+        """A batch of ``batch_size`` i.i.d. words from the stationary process, made on the
+        host (CPU tensors, whatever :attr:`device` is: for analyses and probes).
 
         ``rng``: a :class:`numpy.random.Generator`, an int seed, or None (fresh entropy).
         """
         B = check_int(batch_size, "batch_size", minimum=1)
         rng = np.random.default_rng(check_seed(rng, "rng"))
         if self.mode == "exact":
-            u = rng.random(B) * self._cdf[-1]
-            idx = np.minimum(np.searchsorted(self._cdf, u, side="right"), self._cdf.size - 1)
-            return replace(self._table.rows(torch.from_numpy(idx)), weights=None)
+            return replace(self._table.rows(self._draw_rows(B, rng)), weights=None)
         return self._sample(B, rng, self.with_next_probs)
+
+    def _draw_rows(self, B: int, rng: np.random.Generator) -> torch.Tensor:
+        """Rows of the exact table drawn with their probabilities (inverse CDF), (B,) int64."""
+        u = rng.random(B) * self._cdf[-1]
+        return torch.from_numpy(np.minimum(np.searchsorted(self._cdf, u, side="right"), self._cdf.size - 1))
 
     def iterate(self, batch_size: int, start: int = 0) -> Iterator[Batch]:
         """Endless batches ``start, start + 1, ...`` (see :meth:`batch`)."""
@@ -264,6 +234,21 @@ class BeliefData:
         keep = p > 0
         return self._assemble([w[keep] for w in fwords], [b[keep] for b in fbeliefs], p[keep] / p[keep].sum(),
                               next_probs=True)
+
+    def labels(self, words: Any) -> Batch:
+        """The batch of given words ``(B, word_length)`` (joint symbols for a product), its
+        beliefs by the host's forward filter (:meth:`generators.GHMM.forward`): the slow
+        definition the sampled batches of either path agree with.  CPU tensors, with
+        next-symbol distributions; ``weights`` None."""
+        words = np.asarray(words.cpu() if torch.is_tensor(words) else words)
+        if words.ndim != 2 or words.shape[1] != self.word_length or words.dtype.kind not in "iu":
+            raise ValueError(f"words must be an integer array of shape (B, {self.word_length}); got "
+                             f"{words.shape} {words.dtype}")
+        if words.size and (words.min() < 0 or words.max() >= self.alphabet_size):
+            raise ValueError(f"symbols must be in 0..{self.alphabet_size - 1}; got {words.min()}..{words.max()}")
+        fwords = self._split(words.astype(np.int64))
+        fbeliefs = [r.ghmm.forward(w)[0] for r, w in zip(self.representations, fwords)]
+        return self._assemble(fwords, fbeliefs, None, next_probs=True)
 
     # ------------------------------------------------------------------ losses
     @property
@@ -310,6 +295,8 @@ class BeliefData:
              "representation": self.representation, "bos": self.bos, "seed": self.seed,
              "alphabet_size": self.alphabet_size, "vocab_size": self.vocab_size,
              "word_length": self.word_length, "belief_dim": self.belief_dim}
+        if self.device is not None:
+            d["device"] = str(self.device)
         if self.factored:
             d["factors"] = [f.name for f in self.factors]
             d["belief_dims"] = list(self.belief_dims)
@@ -341,44 +328,34 @@ class BeliefData:
             fbeliefs.append(b)
         return self._assemble(fwords, fbeliefs, None, next_probs=next_probs)
 
+    def _sample_on_device(self, B: int, seed: int, next_probs: bool) -> Batch:
+        """Stream sampling on :attr:`device` (torch kernels, float64), seeded with ``seed``;
+        the next-symbol distributions are the sampler's own."""
+        from .torch_kernels import sample_factors_on_device
+
+        factors, svs = self._on_device
+        s = sample_factors_on_device(factors, B, self.word_length, seed, device=self.device, probs=True)
+        return assemble(s.words, list(s.factor_words), list(s.beliefs), svs, context=self.context,
+                        bos_token=self.bos_token, next_probs=next_probs, fprobs=list(s.probs))
+
     def _assemble(self, fwords: list, fbeliefs: list, weights: np.ndarray | None, *, next_probs: bool) -> Batch:
-        """Align per-factor words (B, W) and forward beliefs (B, W+1, n_k) with the L model
-        positions; joint words, next-symbol distributions and prefix probabilities."""
+        """The host path's per-factor words (B, W) and forward beliefs (B, W+1, n_k) as a
+        batch of CPU tensors (:func:`nets.batch.assemble`)."""
         from generators import joint_symbol
 
-        L = self.context
         words = joint_symbol(np.stack(fwords, axis=-1), self.factor_sizes) if self.factored else fwords[0]
-        B, W = words.shape
-        sl = slice(0, L) if self.bos else slice(1, L + 1)
-        prefix = np.ones((B, W + 1))
-        nxt = None
-        for w, b, sv in zip(fwords, fbeliefs, self._symbol_vectors):
-            p = np.clip(b @ sv.T, 0.0, None)  # (B, W+1, V_k): Pr(x | prefix of length t)
-            p /= np.where(p.sum(-1, keepdims=True) > 0, p.sum(-1, keepdims=True), 1.0)
-            chosen = np.take_along_axis(p[:, :W], w[:, :, None], axis=2)[..., 0]  # (B, W)
-            prefix[:, 1:] *= np.cumprod(chosen, axis=1)
-            if next_probs:
-                p = p[:, sl]
-                nxt = p if nxt is None else (nxt[..., :, None] * p[..., None, :]).reshape(p.shape[:2] + (-1,))
-        if self.bos:
-            tokens = np.concatenate([np.full((B, 1), self.bos_token, dtype=np.int64), words[:, :L - 1]], axis=1)
-            targets = words
-        else:
-            tokens, targets = words[:, :L], words[:, 1:]
-        t = lambda a, dtype=None: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))  # noqa: E731
-        factor_beliefs = tuple(t(b[:, sl]) for b in fbeliefs)
-        return Batch(tokens=t(tokens), targets=t(targets),
-                     next_probs=None if nxt is None else t(nxt, np.float32),
-                     beliefs=None if self.factored else factor_beliefs[0], prefix_prob=t(prefix[:, sl]),
-                     words=t(words), weights=None if weights is None else t(weights, np.float64),
-                     factor_beliefs=factor_beliefs)
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        return assemble(t(np.asarray(words, dtype=np.int64)), [t(np.asarray(w, dtype=np.int64)) for w in fwords],
+                        [t(b) for b in fbeliefs], self._sv, context=self.context, bos_token=self.bos_token,
+                        weights=None if weights is None else t(np.asarray(weights, dtype=np.float64)),
+                        next_probs=next_probs)
 
 
 def _weighted_cross_entropy(model: torch.nn.Module, table: Batch, L: int, chunk: int) -> np.ndarray:
     """``sum_rows weight * (-sum_x next_probs log softmax(model))`` per position (L,), in
     chunks of rows, the model in eval mode and without gradients."""
     device = next(model.parameters()).device
-    w = table.weights.to(torch.float64)
+    w = table.weights.to(device="cpu", dtype=torch.float64)
     per_pos = torch.zeros(L, dtype=torch.float64)
     was_training = model.training
     model.eval()
@@ -393,6 +370,20 @@ def _weighted_cross_entropy(model: torch.nn.Module, table: Batch, L: int, chunk:
     finally:
         model.train(was_training)
     return per_pos.numpy()
+
+
+def _torch_device(spec: Any) -> torch.device:
+    """``spec`` (a :class:`torch.device` or a name such as ``"cuda"``, ``"cuda:1"``, ``"cpu"``)
+    as a device; ``ValueError`` naming it otherwise."""
+    if isinstance(spec, torch.device):
+        return spec
+    try:
+        if not isinstance(spec, str):
+            raise TypeError
+        return torch.device(spec)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be None (the host's numpy kernels) or a torch device such as 'cpu' or "
+                         f"'cuda'; got {spec!r}") from None
 
 
 def _legacy_ghmm_table(d: dict) -> dict:

@@ -11,6 +11,8 @@ runs a whole batch per time step:
   :meth:`generators.GHMM.forward`.
 - :func:`sample_on_device` -- words sampled through beliefs (``x ~ eta T[x] tau`` by
   inverse CDF, negative weights counted as 0), optionally with the beliefs.
+  :func:`sample_factors_on_device` gives the same per factor (a :class:`DeviceSample`),
+  with the next-symbol distributions the sampler drew from.
 
 A *product* is a :class:`generators.ProductGenerator` or a sequence of generators (its
 factors).  Joint symbols are mixed-radix, first factor most significant
@@ -32,6 +34,7 @@ on one device type and batch shape, not across CPU and GPU, nor the numpy sample
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +43,8 @@ import torch
 
 from generators import Generator, ProductGenerator
 
-__all__ = ["DeviceFactors", "FactorStack", "device_factors", "forward_on_device", "sample_on_device", "CPU_CHUNK"]
+__all__ = ["DeviceFactors", "DeviceSample", "FactorStack", "device_factors", "forward_on_device", "sample_on_device",
+           "sample_factors_on_device", "CPU_CHUNK"]
 
 #: conditional probabilities at or below this mark a prefix impossible (as generators.ghmm.ZERO_TOL)
 ZERO_TOL = 1e-13
@@ -92,10 +96,13 @@ class FactorStack:
         """``V + P``: blocks of width ``n+1`` in one GEMM output row."""
         return self.stacked.shape[2] // (self.dim + 1)
 
-    def step(self, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, eta: torch.Tensor, work: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(probabilities (K, c, V), blocks (K c (V+P), n+1))`` from beliefs ``eta (K, c, n)``;
-        row ``(k c + b)(V + P) + x`` of ``blocks`` is ``[eta T[x], eta T[x] tau]``."""
-        out = torch.bmm(eta, self.stacked)
+        row ``(k c + b)(V + P) + x`` of ``blocks`` is ``[eta T[x], eta T[x] tau]``.  ``work``:
+        optional flat storage of at least ``K c (V+P)(n+1)`` elements for the GEMM output
+        (reused across steps: no allocation, hence no page faults, per step)."""
+        shape = (eta.shape[0], eta.shape[1], self.stacked.shape[2])
+        out = torch.bmm(eta, self.stacked, out=None if work is None else work[:math.prod(shape)].view(shape))
         V, m = self.alphabet_size, self.dim + 1
         return out[..., V * m:V * (m + 1)], out.view(-1, m)
 
@@ -125,6 +132,14 @@ class DeviceFactors:
         return cls(stacks, tuple(h.alphabet_size for h in hs), tuple(h.dim for h in hs))
 
     @property
+    def device(self) -> torch.device:
+        return self.stacks[0].stacked.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.stacks[0].stacked.dtype
+
+    @property
     def alphabet_size(self) -> int:
         """Joint alphabet ``prod V_k``."""
         return int(np.prod(self.sizes))
@@ -147,9 +162,18 @@ class DeviceFactors:
 
 def device_factors(generator: Any, device: Any = "cpu", dtype: torch.dtype = torch.float64) -> DeviceFactors:
     """The factors of ``generator`` stacked on ``device``: one for a plain generator, one
-    per factor of a :class:`ProductGenerator` or of a sequence of generators."""
+    per factor of a :class:`ProductGenerator` or of a sequence of generators.  A
+    :class:`DeviceFactors` (built once, reused for many calls) is returned as it is if it
+    lives on ``device`` in ``dtype``; ``ValueError`` otherwise."""
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
+    if isinstance(generator, DeviceFactors):
+        want = torch.device(device)
+        if generator.dtype != dtype or generator.device.type != want.type or \
+                want.index not in (None, generator.device.index):
+            raise ValueError(f"these DeviceFactors live on {generator.device} in {generator.dtype}; asked for "
+                             f"{want} in {dtype}: build them there (device_factors(generator, device, dtype))")
+        return generator
     if isinstance(generator, ProductGenerator):
         parts = generator.factors
     elif isinstance(generator, (list, tuple)):
@@ -170,10 +194,30 @@ def _chunk(device: Any, n: int, chunk: int | None) -> int:
     return max(1, n if torch.device(device).type != "cpu" else min(n, CPU_CHUNK))
 
 
-def _select(blocks: torch.Tensor, rowbase: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _select(blocks: torch.Tensor, rowbase: torch.Tensor, x: torch.Tensor, work: torch.Tensor | None = None):
     """Rows ``[eta T[x], eta T[x] tau]`` for symbols ``x (K, c)`` from :meth:`DeviceFactors.step`'s
-    blocks: ``(K, c, n+1)`` (one flat gather); ``rowbase = arange(K c) (V + P)``."""
-    return blocks.index_select(0, rowbase + x.reshape(-1)).view(*x.shape, blocks.shape[1])
+    blocks: ``(K, c, n+1)`` (one flat gather); ``rowbase = arange(K c) (V + P)``; ``work``:
+    optional flat storage for the result."""
+    shape = (x.numel(), blocks.shape[1])
+    out = None if work is None else work[:math.prod(shape)].view(shape)
+    return torch.index_select(blocks, 0, rowbase + x.reshape(-1), out=out).view(*x.shape, blocks.shape[1])
+
+
+def _draw(probs: torch.Tensor, u: torch.Tensor, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(out, F_{V-1})``: symbols ``#{s < V-1 : F_s <= u F_{V-1}}`` into ``out`` (K, c) from weights ``probs``
+    (K, c, V), clipped at 0 in place (a weight-0 symbol is never drawn), their running sums
+    ``F_s = F_{s-1} + max(p_s, 0)`` (the order of ``torch.cumsum``) and uniforms ``u``
+    (K, c, 1).  A loop over symbols: scans and reductions over an axis of 3 or 4 are slower
+    on a CPU."""
+    p = probs.clamp_min_(0.0)
+    cums = [p[..., 0]]
+    for s in range(1, p.shape[-1]):
+        cums.append(cums[-1] + p[..., s])
+    threshold = u[..., 0] * cums[-1]
+    out.zero_()
+    for c in cums[:-1]:
+        out += c <= threshold
+    return out, cums[-1]
 
 
 def _check_count(name: str, value: Any) -> int:
@@ -249,16 +293,69 @@ def _forward_stack(st: FactorStack, xs: torch.Tensor, zero_tol: float, C: int):
     return buf, logs
 
 
+@dataclass(frozen=True)
+class DeviceSample:
+    """Words sampled on a device with their per-factor labels (:func:`sample_factors_on_device`).
+
+    All tensors are views of time-major storage (``(L, n)``-ordered), seen batch-major.
+
+    Attributes
+    ----------
+    words : (n, L) int64, joint symbols (mixed radix, first factor most significant)
+    factor_words : tuple of (n, L) int64, each factor's symbols
+    beliefs : tuple of (n, L+1, d_k), each factor's belief after ``t`` symbols (None
+        without ``beliefs=True``)
+    probs : tuple of (n, L, V_k), each factor's ``Pr(x | first t symbols)`` for
+        ``t = 0..L-1``: the clipped weights the sampler drew from, normalized (None
+        without ``probs=True``)
+    """
+
+    words: torch.Tensor
+    factor_words: tuple
+    beliefs: tuple | None = None
+    probs: tuple | None = None
+
+
 @torch.inference_mode()
+def sample_factors_on_device(generator: Any, n: int, length: int, seed: int | None = None, *, device: Any = "cpu",
+                             dtype: torch.dtype = torch.float64, beliefs: bool = True, probs: bool = False,
+                             chunk: int | None = None) -> DeviceSample:
+    """:func:`sample_on_device` with everything per factor (a :class:`DeviceSample`):
+    the factors' words, beliefs and, with ``probs``, the next-symbol distributions the
+    sampler computed anyway (``n L K V`` more memory, no more flops than a division).
+
+    Same words and beliefs as :func:`sample_on_device` with the same arguments.
+    """
+    n, length = _check_count("n", n), _check_count("length", length)
+    if seed is not None:
+        seed = _check_count("seed", seed)
+    f = device_factors(generator, device, dtype)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed) if seed is not None else gen.seed()
+    C = _chunk(device, n, chunk)
+    K = len(f.sizes)
+    symbols, fbeliefs, fprobs = [None] * K, [None] * K, [None] * K
+    for st in f.stacks:
+        xs, buf, pbuf = _sample_stack(st, n, length, gen, bool(beliefs), bool(probs), C)
+        for j, k in enumerate(st.members):
+            symbols[k] = xs[:, j]
+            fbeliefs[k] = buf[:, j].transpose(0, 1) if beliefs else None
+            fprobs[k] = pbuf[:, j].transpose(0, 1) if probs else None
+    words = f.joint(symbols).t()
+    return DeviceSample(words, tuple(x.t() for x in symbols) if K > 1 else (words,),
+                        tuple(fbeliefs) if beliefs else None, tuple(fprobs) if probs else None)
+
+
 def sample_on_device(generator: Any, n: int, length: int, seed: int | None = None, *, device: Any = "cpu",
                      dtype: torch.dtype = torch.float64, return_beliefs: bool = False, chunk: int | None = None):
     """Sample ``n`` words of ``length`` symbols on ``device``, through beliefs.
 
     Parameters
     ----------
-    generator : Generator, ProductGenerator, or sequence of Generators (a product)
+    generator : Generator, ProductGenerator, sequence of Generators (a product), or DeviceFactors
         Sampled from its stationary belief; a product factor by factor (joint symbols
-        mixed-radix, first factor most significant).
+        mixed-radix, first factor most significant).  :class:`DeviceFactors` built once
+        on ``device`` (:func:`device_factors`) save rebuilding them on every call.
     n, length : int >= 0
     seed : int, optional
         Seeds the device's :class:`torch.Generator`; ``None`` draws fresh entropy.
@@ -280,44 +377,39 @@ def sample_on_device(generator: Any, n: int, length: int, seed: int | None = Non
     ``O(n L K V d^2)`` flops and ``n L K`` uniforms.  Symbol ``x`` is drawn as
     ``#{s < V-1 : F_s <= u F_V}`` from the clipped cumulative weights ``F`` (a weight-0
     symbol is never drawn).  The beliefs equal :func:`forward_on_device` of the words.
+    Per-factor words and labels: :func:`sample_factors_on_device`.
     """
-    n, length = _check_count("n", n), _check_count("length", length)
-    if seed is not None:
-        seed = _check_count("seed", seed)
-    f = device_factors(generator, device, dtype)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed) if seed is not None else gen.seed()
-    C = _chunk(device, n, chunk)
-    symbols, beliefs = [None] * len(f.sizes), [None] * len(f.sizes)
-    for st in f.stacks:
-        xs, buf = _sample_stack(st, n, length, gen, return_beliefs, C)
-        for j, k in enumerate(st.members):
-            symbols[k] = xs[:, j]
-            beliefs[k] = buf[:, j].transpose(0, 1) if return_beliefs else None
-    words = f.joint(symbols).t()  # (n, length) view of time-major storage
+    out = sample_factors_on_device(generator, n, length, seed, device=device, dtype=dtype,
+                                   beliefs=return_beliefs, chunk=chunk)
     if not return_beliefs:
-        return words
-    return words, (beliefs[0] if len(beliefs) == 1 else tuple(beliefs))
+        return out.words
+    return out.words, (out.beliefs[0] if len(out.beliefs) == 1 else out.beliefs)
 
 
-def _sample_stack(st: FactorStack, n: int, length: int, gen: torch.Generator, return_beliefs: bool, C: int):
-    """Time-major symbols ``(L, K, n)`` and beliefs ``(L+1, K, n, d)`` (two rolling slots
-    without ``return_beliefs``) of the factors of one stack."""
+def _sample_stack(st: FactorStack, n: int, length: int, gen: torch.Generator, keep_beliefs: bool, keep_probs: bool,
+                  C: int):
+    """Time-major symbols ``(L, K, n)``, beliefs ``(L+1, K, n, d)`` (two rolling slots
+    without ``keep_beliefs``) and, with ``keep_probs``, next-symbol distributions
+    ``(L, K, n, V)`` (else None) of the factors of one stack."""
     K, d = st.initial.shape
     dev, dt = st.stacked.device, st.stacked.dtype
     u = torch.rand((length, K, n, 1), generator=gen, device=dev, dtype=dt)
     xs = torch.empty((length, K, n), dtype=torch.long, device=dev)
-    buf = torch.empty((length + 1 if return_beliefs else 2, K, n, d), dtype=dt, device=dev)
+    buf = torch.empty((length + 1 if keep_beliefs else 2, K, n, d), dtype=dt, device=dev)
+    pbuf = torch.empty((length, K, n, st.alphabet_size), dtype=dt, device=dev) if keep_probs else None
     buf[0] = st.initial[:, None, :]
     rowbase = torch.arange(K * min(C, max(n, 1)), device=dev) * st.blocks_per_row
+    rows = rowbase.numel()
+    gemm = torch.empty(rows * st.stacked.shape[2], dtype=dt, device=dev)  # reused by every step
+    picked = torch.empty(rows * (d + 1), dtype=dt, device=dev)
     for b0 in range(0, n, C):
         b1 = min(n, b0 + C)
         for t in range(length):
-            i, j = (t, t + 1) if return_beliefs else (t % 2, 1 - t % 2)
-            probs, blocks = st.step(buf[i, :, b0:b1])
-            cum = torch.cumsum(probs.clamp_min_(0.0), dim=-1)  # weight-0 symbols are never drawn
-            x = (cum[..., :-1] <= u[t, :, b0:b1] * cum[..., -1:]).sum(dim=-1)  # inverse CDF, (K, c)
-            sel = _select(blocks, rowbase[:K * (b1 - b0)], x)
+            i, j = (t, t + 1) if keep_beliefs else (t % 2, 1 - t % 2)
+            probs, blocks = st.step(buf[i, :, b0:b1], gemm)
+            x, total = _draw(probs, u[t, :, b0:b1], xs[t, :, b0:b1])
+            if keep_probs:
+                torch.div(probs, torch.where(total > 0, total, 1.0)[..., None], out=pbuf[t, :, b0:b1])
+            sel = _select(blocks, rowbase[:K * (b1 - b0)], x, picked)
             torch.div(sel[..., :d], sel[..., d:], out=buf[j, :, b0:b1])
-            xs[t, :, b0:b1] = x
-    return xs, buf
+    return xs, buf, pbuf

@@ -56,6 +56,7 @@ from .checkpoint import (CHECKPOINT_FORMAT, check_resumable, load_checkpoint, lo
 from .config import OPTIMIZERS, SCHEDULERS, TrainConfig
 from .rundir import read_jsonl, write_jsonl
 from .data import TARGETS, BeliefData
+from .device import available_cores, data_device, default_threads
 from .models import ActivationModel, build_model
 
 __all__ = ["TrainConfig", "TrainResult", "train", "load_checkpoint", "load_model", "loss_fn",
@@ -71,7 +72,7 @@ class TrainResult:
     optimum : Bayes-optimal loss per position (L,), nats;  steps_done : steps completed
     final_loss / final_relative : mean training loss (nats) / loss over optimum over the last
     up to 10% of logged steps;  val_loss / val_relative : exact validation loss at the end
-    (exact data mode) or None;  timing : seconds in data, in whole steps, and tokens/s
+    (exact data mode) or None;  timing : seconds in data, in whole steps, tokens/s, CPU threads
     checkpoint : path of the last checkpoint or None
     """
 
@@ -184,12 +185,16 @@ class _Run:
         found = _open_run_dir(cfg, out, resume, overwrite, info, stack) if out is not None else None
         data = BeliefData(cfg.generator(), cfg.context, mode=cfg.data_mode, representation=cfg.representation,
                           bos=cfg.bos, seed=cfg.seed, next_probs=cfg.targets == "exact" or cfg.data_mode == "exact",
-                          max_beliefs=cfg.max_beliefs)
+                          max_beliefs=cfg.max_beliefs, device=data_device(info.device, cfg.batch_size))
         check_training_memory(cfg, sum(data.belief_dims), data.alphabet_size, info.device)
         data.optimum  # its presentation is refused over the belief cap before anything is written
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % (2 ** 32))
         model = build_model(cfg.model_config(data.vocab_size)).to(info.device)
+        if cfg.num_threads is None:  # small models: 1 thread (the rule of nets.device.default_threads)
+            torch.set_num_threads(default_threads(sum(p.numel() for p in model.parameters()),
+                                                  max(1, cfg.batch_size * cfg.context // info.world_size),
+                                                  max(1, available_cores() // info.world_size)))
         optimizer = _make_optimizer(cfg, model)
         run = cls(cfg, info, data, model, optimizer, _make_scheduler(cfg, optimizer), out)
         if found is not None:
@@ -317,7 +322,7 @@ class _Run:
             val, _ = data.validation_loss(self.model)
             val_rel = val / opt_mean
         n_tokens = self.steps_run * cfg.batch_size * cfg.context
-        timing = {"data_s": self.t_data, "total_s": total, "steps": self.steps_run,
+        timing = {"data_s": self.t_data, "total_s": total, "steps": self.steps_run, "threads": torch.get_num_threads(),
                   "data_share": self.t_data / total if total > 0 else float("nan"),
                   "tokens_per_s": n_tokens / total if total > 0 else float("nan")}
         ckpt = str(self.out / rundir.CHECKPOINT) if self.out is not None else None
@@ -421,7 +426,8 @@ def _progress(cfg: TrainConfig, info: ddp.DistInfo, initial: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=cfg.steps, initial=initial, desc=f"train {cfg.model.kind}", unit="step", mininterval=0.5)
+    return tqdm(total=cfg.steps, initial=initial, desc=f"train {cfg.model.kind} ({torch.get_num_threads()} threads)",
+                unit="step", mininterval=0.5)
 
 
 # ---------------------------------------------------------------------- command line

@@ -146,3 +146,22 @@ def test_chunking_does_not_change_results():
     torch.testing.assert_close(la, lb, rtol=1e-14, atol=1e-15)
     for x, y in zip(fa, fb):
         torch.testing.assert_close(x, y, rtol=1e-14, atol=1e-15)
+
+
+def test_sample_factors_on_device_matches_sample_on_device():
+    """Per-factor outputs: the same words and beliefs as sample_on_device, the factors' words
+    recombine to the joint ones, and probs are the clipped, normalized b @ (T[x] tau)."""
+    from generators import joint_symbol
+    from nets.torch_kernels import sample_factors_on_device
+
+    g = product(library.mess3(x=0.15, a=0.6), library.bloch_walk(), library.mess3())
+    s = sample_factors_on_device(g, 300, 7, seed=11, probs=True, chunk=128)
+    words, beliefs = sample_on_device(g, 300, 7, seed=11, return_beliefs=True, chunk=128)
+    assert torch.equal(s.words, words) and all(torch.equal(a, b) for a, b in zip(s.beliefs, beliefs))
+    fw = np.stack([w.numpy() for w in s.factor_words], axis=-1)
+    assert np.array_equal(joint_symbol(fw, (3, 4, 3)), words.numpy())
+    for f, b, p in zip(g.factors, s.beliefs, s.probs):
+        sv = f.to_ghmm().operators @ f.to_ghmm().tau
+        ref = np.clip(b[:, :7].numpy() @ sv.T, 0, None)
+        np.testing.assert_allclose(p.numpy(), ref / ref.sum(-1, keepdims=True), rtol=0, atol=1e-13)
+    assert sample_factors_on_device(g, 5, 3, seed=1, beliefs=False).beliefs is None
