@@ -90,23 +90,22 @@ class ExactGHMM:
 
     def update(self, state: Any, x: int) -> sp.Matrix:
         """Belief after symbol ``x``: ``eta T[x] / (eta T[x] tau)`` (1 x n, simplified)."""
-        eta = self._state(state)
         x = self._symbol(x)
-        v = eta * self.operators[x]
-        p = sp.simplify((v * self.tau)[0, 0])
-        if p == 0:
-            raise ZeroProbabilityError(f"symbol {x} has probability 0 from this state; cannot condition on it")
-        return (v / p).applyfunc(sp.simplify)
+        return self._normalized(self._state(state) * self.operators[x],
+                                f"symbol {x} has probability 0 from this state; cannot condition on it")
 
     def belief(self, word: Sequence[int], state: Any = None) -> sp.Matrix:
         """Belief (1 x n) after ``word`` from ``state`` (default ``initial``)."""
-        eta = self._state(state)
-        v = eta
+        v = self._state(state)
         for x in self._word(word):  # exact arithmetic: one product per symbol, normalized at the end
             v = v * self.operators[x]
+        return self._normalized(v, f"word {tuple(int(s) for s in word)} has probability 0")
+
+    def _normalized(self, v: sp.Matrix, zero_message: str) -> sp.Matrix:
+        """``v / (v tau)`` simplified; :class:`ZeroProbabilityError` with ``zero_message`` when ``v tau = 0``."""
         p = sp.simplify((v * self.tau)[0, 0])
         if p == 0:
-            raise ZeroProbabilityError(f"word {tuple(int(s) for s in word)} has probability 0")
+            raise ZeroProbabilityError(zero_message)
         return (v / p).applyfunc(sp.simplify)
 
     def word_probability(self, word: Sequence[int], state: Any = None) -> sp.Expr:
