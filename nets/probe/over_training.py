@@ -49,7 +49,7 @@ from ..callbacks import Callback
 from ..interactive import checkpoint_from_result
 
 __all__ = ["TrainingProbe", "ProbeCallback", "ProbeRecords", "OverTraining", "probe_over_training",
-           "write_over_training", "PROBES", "PROBE_DIR", "FIGURE"]
+           "write_over_training", "training_checkpoints", "PROBES", "PROBE_DIR", "FIGURE"]
 
 PROBES = "probes.jsonl"
 PROBE_DIR = "probes"
@@ -221,6 +221,29 @@ class ProbeCallback(Callback):
 
 
 # ---------------------------------------------------------------------- after training
+def _with_records(run: Path, spec: TrainingProbe, result: Any, step: int) -> tuple[dict, dict]:
+    """``(step -> slider entry, step -> source)``: ``result`` (the newest checkpoint's probe
+    at ``step``) and the training's records made with ``spec`` on the same held-out rows."""
+    entries, sources = {step: checkpoint_from_result(result, step)}, {step: "newest checkpoint"}
+    recorded, ref = ProbeRecords(run).load(spec)
+    if ref is not None and ref["beliefs"].shape == result.arrays["beliefs"].shape and np.allclose(
+            ref["beliefs"], result.arrays["beliefs"]):
+        for c in recorded:
+            entries.setdefault(c["step"], c)
+            sources.setdefault(c["step"], "training record")
+    return entries, sources
+
+
+def training_checkpoints(run_dir: str | os.PathLike, result: Any, step: int,
+                         probe: TrainingProbe | None = None) -> list | None:
+    """The training slider of a run's probe ``result`` (made at checkpoint ``step``): the
+    probe records of its training (``probe_every``) made with the options ``probe`` on the
+    same held-out rows, and ``result`` itself; None when there are none (what
+    ``qbelief probe RUN`` passes to the report)."""
+    entries, _ = _with_records(Path(run_dir), probe or TrainingProbe(), result, int(step))
+    return [entries[s] for s in sorted(entries)] if len(entries) > 1 else None
+
+
 @dataclass
 class OverTraining:
     """What :func:`probe_over_training` found: the newest checkpoint's full ``result``
@@ -247,12 +270,7 @@ def probe_over_training(run_dir: str | os.PathLike, probe: TrainingProbe | None 
     model, g = build_checked_model(ckpt, cfg, path).eval(), cfg.generator()
     result, ds = spec.probe(model, g, untrained=untrained, markov_order=markov_order)
     final = int(ckpt["step"])
-    entries, sources = {final: checkpoint_from_result(result, final)}, {final: "newest checkpoint"}
-    recorded, ref = ProbeRecords(run).load(spec)
-    if ref is not None and np.allclose(ref["beliefs"], result.arrays["beliefs"]):
-        for c in recorded:
-            entries.setdefault(c["step"], c)
-            sources.setdefault(c["step"], "training record")
+    entries, sources = _with_records(run, spec, result, final)
     kept = run / KEPT_DIR
     for p in sorted(kept.iterdir() if kept.is_dir() else [], key=lambda p: p.name):
         m = _STEP_FILE.match(p.name)

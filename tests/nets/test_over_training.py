@@ -157,3 +157,19 @@ def test_small_multiples_panels():
     assert titles[:5] == ["step 0\nR² 0.500", "step 4\nR² 0.500", "step 7\nR² 0.500", "step 11\nR² 0.500",
                           "true beliefs"]
     assert spread(12, 4) == [0, 4, 7, 11]
+
+
+def test_cli_probe_report_has_the_training_slider(uninterrupted, tmp_path, capsys):
+    from nets.cli import main
+
+    out, _ = uninterrupted
+    assert main(["probe", str(out), "--out", str(tmp_path / "p"), "--no-untrained"]) == 0
+    assert '"steps":[0,4,8,10]' in (tmp_path / "p" / "report.html").read_text()
+    assert main(["probe", str(out), "--out", str(tmp_path / "p2"), "--no-untrained", "--seed", "1"]) == 0
+    assert '"steps":' not in (tmp_path / "p2" / "report.html").read_text()  # other held-out rows: no slider
+    assert main(["probe", str(out), "--over-training", "--out", str(tmp_path / "ot"), "--no-untrained",
+                 "--representation", "native"]) == 0
+    html = (tmp_path / "ot" / "report.html").read_text()
+    assert '"steps":[4,8,10]' in html and (tmp_path / "ot" / FIGURE).exists()  # kept checkpoints 4, 8
+    assert main(["probe", str(out), "--over-training", "--representation", "both"]) == 2
+    assert "--over-training probes one representation" in capsys.readouterr().err
