@@ -150,6 +150,7 @@ class SweepPlan:
         where = Path(where)
         if not where.is_absolute() and base_dir is not None and out is None:
             where = base_dir / where
+        where = where.absolute()  # workers (a Ray node) may start elsewhere
         opts = SweepOptions(**{k: tuple(v) if k == "seeds" and isinstance(v, list) else v
                                for k, v in sweep.items() if k != "out"})
         runs = _expand(_table(table, "base"), _models(table), _grid(table), opts.seeds, where, tuple(log))
@@ -193,6 +194,12 @@ def _table(table: dict, name: str) -> dict:
     return t
 
 
+def _not_own(key: str, where: str) -> None:
+    if key in _OWN:
+        raise SweepError(f"{where} {key} is set by the sweep: " + (
+            "list the training seeds in [sweep] seeds" if key == "seed" else "each run trains in OUT/runs/NAME"))
+
+
 def _train_keys() -> tuple:
     return tuple(k for k in TrainConfig.keys() if k not in _OWN)
 
@@ -213,6 +220,7 @@ def _models(table: dict) -> dict[str, dict]:
 def _grid(table: dict) -> dict[str, list]:
     grid = _table(table, "grid")
     for key, values in grid.items():
+        _not_own(key, "[grid]")
         check_choice(key, "[grid] key", tuple(k for k in _train_keys() if k not in MODEL_FIELDS + ("model",)))
         if not isinstance(values, list) or not values:
             raise SweepError(f"[grid] {key} must be a nonempty list of values; got {values!r}")
@@ -236,6 +244,7 @@ def _label(value: Any) -> str:
 def _expand(base: dict, models: dict, grid: dict, seeds: tuple, out: Path, log: tuple) -> list[RunSpec]:
     """The runs: grid (keys in file order) x models x seeds, each config built and checked."""
     for key in base:
+        _not_own(key, "[base]")
         check_choice(key, "[base] key", _train_keys())
     keys = list(grid)
     runs, seen = [], {}

@@ -9,6 +9,7 @@ and on a local Ray instance when Ray is installed).
 """
 
 import copy
+import importlib.util
 import json
 import tomllib
 from pathlib import Path
@@ -74,7 +75,8 @@ def test_grid_is_the_product_and_names_are_stable():
     ({"sweep": {"seed": [0]}}, "got 'seed'; did you mean 'seeds'"),
     ({"base": {"stpes": 3}}, "got 'stpes'; did you mean 'steps'"),
     ({"grid": {"lrr": [0.1]}}, "got 'lrr'; did you mean 'lr'"),
-    ({"grid": {"seed": [1, 2]}}, r"\[grid\] key must be one of"),
+    ({"grid": {"seed": [1, 2]}}, r"\[grid\] seed is set by the sweep: list the training seeds in \[sweep\] seeds"),
+    ({"base": {"out_dir": "x"}}, r"\[base\] out_dir is set by the sweep"),
     ({"models": {"m": {"hiden": 3}}}, "did you mean 'hidden'"),
     ({"grid": {"lr": 0.1}}, r"\[grid\] lr must be a nonempty list"),
     ({"grid": {"lr": [0.1, 0.1]}}, "lists a value twice"),
@@ -177,6 +179,26 @@ def test_cli_process_pool_runs_a_tiny_sweep(tmp_path, capsys):
     runs = json.loads((tmp_path / "out" / "runs.json").read_text())
     assert [r["status"] for r in runs] == ["trained", "trained"]
     assert runs[0]["points"]["layers.0.hidden"]["untrained_r2"] is None  # controls = false
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None,
+                    reason="tensorboard is not installed (pip install 'qbelief[tensorboard]')")
+def test_sweep_probe_numbers_reach_the_trackers(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    table = tiny_table(seeds=(0,))
+    table["models"].pop("transformer")
+    plan = SweepPlan.from_dict(table, out=tmp_path, log=("tensorboard",))
+    assert plan.runs[0].config["log"] == ["tensorboard"]
+    run_sweep(plan, workers=1)
+    run = plan.run_dir(plan.runs[0])
+    probe = ProbeResult.from_dict(json.loads((run / PROBE_FILE).read_text())["result"])
+    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+    got = acc.Scalars("summary/probe/layers.0.hidden/r2")
+    assert [(e.step, e.value) for e in got] == [(6, pytest.approx(probe.points["layers.0.hidden"].r2, rel=1e-6))]
+    losses = {r["step"]: r["loss"] for r in read_jsonl(run / "metrics.jsonl")}
+    assert {e.step: e.value for e in acc.Scalars("loss")} == pytest.approx(losses, rel=1e-6)
+    assert "sweep_probe_geometry" in acc.Tags()["images"]
 
 
 @pytest.mark.skipif(not ray_available(), reason="ray is not installed (pip install 'qbelief[ray]')")
