@@ -81,15 +81,16 @@ def _reason(e: BaseException) -> str:
 
 
 def check_trackers(value: Any) -> tuple[str, ...]:
-    """``log`` as a tuple of distinct tracker names (a list, or one string with commas)."""
+    """``log`` as a tuple of distinct tracker names (a list, or strings with commas: ``--log a,b``)."""
     if value is None:
         return ()
     if isinstance(value, str):
-        value = [v for v in (p.strip() for p in value.split(",")) if v]
+        value = [value]
     if not isinstance(value, (list, tuple)):
         raise ArgumentError(f"log must be a list of trackers ({', '.join(TRACKERS)}); got {value!r}")
+    names = [p.strip() for v in value for p in (v.split(",") if isinstance(v, str) else [v])]
     out: list[str] = []
-    for v in value:
+    for v in (n for n in names if n != ""):
         check_choice(v, "log", TRACKERS)
         if v not in out:
             out.append(v)

@@ -177,6 +177,7 @@ def test_a_failing_tracker_is_dropped_with_one_warning():
 
 def test_check_trackers_and_flat_params():
     assert check_trackers("mlflow, tensorboard,mlflow") == ("mlflow", "tensorboard")
+    assert check_trackers(("wandb,mlflow", "tensorboard")) == ("wandb", "mlflow", "tensorboard")  # --log a,b c
     with pytest.raises(ArgumentError, match="did you mean 'mlflow'"):
         check_trackers(["mlflo"])
     with pytest.raises(ArgumentError, match="log must be a list"):
