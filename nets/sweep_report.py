@@ -162,7 +162,7 @@ def write_sweep_report(plan: Any, summaries: Sequence[dict], groups: Sequence[di
              + "Runs: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
              + (f". Wall time {seconds:.0f} s." if seconds is not None else ".")
              + " Every number is the mean and 95% Student-t interval over seeds.")
-    rep.table(["group", "n", "final loss / optimum", "headline point", "headline R²", "untrained R²", "verdicts"],
+    rep.table(["group", "n", "loss / optimum (last 5 logs)", "headline point", "headline R²", "untrained R²", "verdicts"],
               [_group_row(g, fmt) for g in groups], caption="Per group (every grid value but the seed)")
     rows = [[g["group"], n] + [_iv(m[k], fmt) for k in POINT_METRICS] for g in groups for n, m in g["points"].items()]
     rep.table(["group", "point", "R²", "untrained R²", "shuffled R²", "Markov R²"], rows,

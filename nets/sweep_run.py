@@ -14,7 +14,9 @@ a process pool or a Ray cluster can run it):
    was made with (reused while they match);
 3. trackers -- with ``TrainConfig.log`` the probe's per-point R^2 and its figures go to the
    run's trackers (continuing the training's tracker runs, :mod:`nets.tracking`);
-4. summary -- a JSON dict (status, seconds, final losses, per-point held-out R^2 and
+4. summary -- a JSON dict (status, seconds, the last logged loss, ``final_relative``: the
+   mean relative loss (loss / optimum) of the last 5 logged steps, the last exact
+   validation loss when ``eval_every`` made one, per-point held-out R^2 and
    baselines, the probe records over training when ``probe_every`` made them).
 
 A failing run returns ``status="failed"`` with the error line; the others go on.
@@ -38,6 +40,8 @@ __all__ = ["run_one", "run_task", "run_sweep", "SweepOutcome", "SUMMARY", "PROBE
 
 #: each run's probe, written by the sweep
 PROBE_FILE = "sweep_probe.json"
+#: logged steps averaged into a run's final relative loss (one batch's loss is noisy)
+_TAIL = 5
 #: the sweep's per-run summaries (a JSON list, in plan order)
 SUMMARY = "runs.json"
 
@@ -115,9 +119,10 @@ def _losses(out: Path) -> dict:
     recs = read_jsonl(out / METRICS)
     if not recs:
         return {}
-    last = recs[-1]
+    tail = [r for r in recs[-_TAIL:] if r.get("relative") is not None]
     vals = [r for r in recs if "val_relative" in r]
-    return {"step": last["step"], "final_loss": last["loss"], "final_relative": last.get("relative"),
+    return {"step": recs[-1]["step"], "final_loss": recs[-1]["loss"],
+            "final_relative": sum(r["relative"] for r in tail) / len(tail) if tail else None,
             "val_relative": vals[-1]["val_relative"] if vals else None}
 
 

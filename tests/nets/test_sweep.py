@@ -122,6 +122,9 @@ def test_aggregate_equals_the_mean_over_seeds_of_the_runs(swept):
             mean, lo, hi = _t_interval([res.points[point].r2 for res in results])
             got = agg["points"][point]["r2"]
             assert (got["mean"], got["lo"], got["hi"]) == pytest.approx((mean, lo, hi), rel=1e-12)
+        tails = [np.mean([m["relative"] for m in read_jsonl(plan.run_dir(r) / "metrics.jsonl")[-5:]]) for r in runs]
+        got = agg["final_relative"]
+        assert (got["mean"], got["lo"], got["hi"]) == pytest.approx(_t_interval(tails), rel=1e-12)
         records = [read_jsonl(plan.run_dir(r) / PROBES) for r in runs]
         assert [c["step"] for c in agg["over_training"]] == [0, 2, 4, 6]
         for k, c in enumerate(agg["over_training"]):
