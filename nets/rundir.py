@@ -60,7 +60,8 @@ PREVIOUS = "checkpoint.prev.pt"
 KEPT_DIR = "checkpoints"
 LOCK = ".qbelief.lock"
 #: what a run's analyses write into its directory (removed with the run it describes)
-DERIVED = ("probe*.json", "probe*.png", "attention.json", "attention.png")
+DERIVED = ("probe*.json", "probe*.png", "attention.json", "attention.png", "probes.jsonl", "probes/*.npz",
+           "sweep_probe*.json", "sweep_probe*.png", "tracking.json")
 _STAGED = f".{CHECKPOINT}.staged.tmp.pt"  # a complete new checkpoint before its rename (a stale temporary)
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -185,9 +186,9 @@ def clear_run(out: str | os.PathLike) -> list[Path]:
     gone = run_files(out) + sorted(p for pat in DERIVED for p in out.glob(pat) if p.is_file())
     for p in gone:
         p.unlink(missing_ok=True)
-    kept = out / KEPT_DIR
-    if kept.is_dir() and not any(kept.iterdir()):
-        kept.rmdir()
+    for folder in (out / KEPT_DIR, out / "probes"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     return gone
 
 

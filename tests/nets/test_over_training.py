@@ -86,6 +86,15 @@ def test_fresh_start_with_overwrite_clears_old_records(uninterrupted, tmp_path):
     assert sorted(ProbeRecords(out).steps_on_disk()) == [0, 4]
 
 
+def test_overwrite_without_probing_removes_the_old_probes(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(out, steps=4, probe_every=2))
+    (out / "tracking.json").write_text("{}")
+    train(tiny(out, steps=4), overwrite=True)
+    assert not (out / PROBES).exists() and not (out / "probes").exists() and not (out / FIGURE).exists()
+    assert not (out / "tracking.json").exists()  # a new run starts new tracker runs
+
+
 def test_training_records_equal_a_probe_of_the_kept_checkpoints(uninterrupted):
     out, _ = uninterrupted
     recorded, ref = ProbeRecords(out).load(TrainingProbe())
