@@ -27,7 +27,7 @@ The trackers (each an optional extra of qbelief; versions pinned in pyproject.to
   URI this module sets ``MLFLOW_ALLOW_FILE_STORE=true`` unless it is already set.
 
 A run directory keeps its trackers' run ids in ``tracking.json``, so a resumed training,
-and the probes written into the run afterwards (:mod:`nets.sweep`), continue the same
+and the probes written into the run afterwards (:mod:`nets.sweep_run`), continue the same
 wandb and MLflow runs.
 
 >>> check_trackers("tensorboard, mlflow")
