@@ -172,6 +172,7 @@ def write_sweep_report(plan: Any, summaries: Sequence[dict], groups: Sequence[di
     rep.figure(fig, "Held-out R² by layer per group, mean and 95% interval over seeds; grey: untrained twin")
     if plot_sweep_over_training(groups, out / "sweep_over_training.png") is not None:
         rep.figure(out / "sweep_over_training.png", "Headline R² over training (probe_every), band: 95% over seeds")
+    _geometry_figures(rep, plan, groups)
     failed = [s for s in summaries if s["status"] not in _OK]
     if failed:
         rep.section("Runs that did not finish")
@@ -182,6 +183,23 @@ def write_sweep_report(plan: Any, summaries: Sequence[dict], groups: Sequence[di
     if command:
         rep.reproduce(command)
     return rep.write(out / RESULTS)
+
+
+def _geometry_figures(rep: Any, plan: Any, groups: Sequence[dict]) -> None:
+    """Each group's small multiples of the probed geometry over training (its first
+    finished seed's ``probe_over_training.png``), when the runs probed during training."""
+    from .probe.over_training import FIGURE
+
+    shown = []
+    for g in groups:
+        run = next((r for r in plan.runs if r.group == g["group"] and r.seed in g["seeds"]), None)
+        if run is not None and (plan.run_dir(run) / FIGURE).is_file():
+            shown.append((g["group"], run, plan.run_dir(run) / FIGURE))
+    if shown:
+        rep.section("Geometry over training")
+        for group, run, path in shown:
+            rep.figure(path, f"{group}, seed {run.seed}: the probe's projection of the held-out activations "
+                             "over training beside the true beliefs")
 
 
 def _iv(d: dict | None, fmt) -> str:

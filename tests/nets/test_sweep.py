@@ -132,6 +132,7 @@ def test_aggregate_equals_the_mean_over_seeds_of_the_runs(swept):
             assert (c["r2"]["mean"], c["r2"]["lo"], c["r2"]["hi"]) == pytest.approx((mean, lo, hi), rel=1e-12)
     md = (plan.out / "RESULTS.md").read_text()
     assert "process=mess3__gru" in md and "Held-out R² by probe point" in md
+    assert "](runs/process=mess3__gru__seed=0/probe_over_training.png)" in md
     assert (plan.out / "report.html").exists() and (plan.out / "sweep_over_training.png").exists()
 
 
