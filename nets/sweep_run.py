@@ -12,8 +12,9 @@ a process pool or a Ray cluster can run it):
    (the sweep's representation, weighting and seed; with ``controls`` the untrained twin
    and Markov baselines), kept in ``RUN/sweep_probe.json`` with the step and options it
    was made with (reused while they match);
-3. trackers -- with ``TrainConfig.log`` the probe's per-point R^2 and its figures go to the
-   run's trackers (continuing the training's tracker runs, :mod:`nets.tracking`);
+3. trackers -- with ``TrainConfig.log`` the run's tracker runs are grouped under the
+   sweep's folder name, and the probe's per-point R^2 and its figures go to them
+   (continuing the training's tracker runs, :mod:`nets.tracking`);
 4. summary -- a JSON dict (status, seconds, the last logged loss, ``final_relative``: the
    mean relative loss (loss / optimum) of the last 5 logged steps, the last exact
    validation loss when ``eval_every`` made one, per-point held-out R^2 and
@@ -55,7 +56,7 @@ def default_workers(threads: int = 1) -> int:
 def run_task(plan: Any, run: Any, threads: int) -> dict:
     """The JSON-able task of ``run`` of ``plan`` (:class:`nets.sweep.SweepPlan`) for :func:`run_one`."""
     o = plan.options
-    return {"name": run.name, "group": run.group, "seed": run.seed, "config": run.config,
+    return {"name": run.name, "group": run.group, "seed": run.seed, "config": run.config, "sweep": plan.out.name,
             "run_dir": str(plan.run_dir(run)), "threads": int(threads),
             "probe": {"representation": o.representation, "weighting": o.weighting, "seed": o.probe_seed},
             "controls": o.controls}
@@ -85,6 +86,10 @@ def _run(task: dict) -> dict:
     cfg = TrainConfig.from_dict({**task["config"], "num_threads": task["config"].get("num_threads")
                                  or task["threads"]})
     out = Path(task["run_dir"])
+    if cfg.log:
+        from .tracking import set_group
+
+        set_group(out, task["sweep"])
     status = _train_status(out, cfg)
     if status != "finished":
         res = train(cfg, resume=status == "resume")

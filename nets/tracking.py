@@ -28,7 +28,8 @@ The trackers (each an optional extra of qbelief; versions pinned in pyproject.to
 
 A run directory keeps its trackers' run ids in ``tracking.json``, so a resumed training,
 and the probes written into the run afterwards (:mod:`nets.sweep_run`), continue the same
-wandb and MLflow runs.
+wandb and MLflow runs; a sweep also puts its name there as the runs' group
+(:func:`set_group`: a wandb group, the MLflow tag ``qbelief.group``).
 
 >>> check_trackers("tensorboard, mlflow")
 ('tensorboard', 'mlflow')
@@ -57,7 +58,7 @@ from generators.validation import check_choice
 from .callbacks import Callback
 
 __all__ = ["TRACKERS", "EXTRAS", "STATE", "TrackingWarning", "check_trackers", "available", "flat_params",
-           "Tracker", "TensorBoardTracker", "WandbTracker", "MlflowTracker", "Tracking", "TrackingCallback"]
+           "Tracker", "TensorBoardTracker", "WandbTracker", "MlflowTracker", "Tracking", "TrackingCallback", "set_group"]
 
 TRACKERS = ("tensorboard", "wandb", "mlflow")
 #: tracker -> (the module it needs, the pip extra that installs it)
@@ -288,6 +289,7 @@ class Tracking:
         ``names``; log ``params`` (flattened) to the trackers whose run is new."""
         folder = None if folder is None else Path(folder)
         state = _read_state(folder)
+        group = group or state.get("group")  # a sweep names its runs' group (set_group)
         out = []
         for tracker in check_trackers(tuple(names)):
             module, extra = EXTRAS[tracker]
@@ -351,6 +353,16 @@ class Tracking:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def set_group(folder: str | os.PathLike, group: str) -> None:
+    """Make the trackers of the run in ``folder`` put it in ``group`` (a wandb group, the
+    MLflow tag ``qbelief.group``): what a sweep does for each of its runs."""
+    folder = Path(folder)
+    state = _read_state(folder)
+    if state.get("group") != group:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / STATE, {**state, "group": str(group)})
 
 
 def _read_state(folder: Path | None) -> dict:

@@ -185,3 +185,20 @@ def test_check_trackers_and_flat_params():
     assert flat_params({"model": {"kind": "gru", "hidden": 8}, "betas": [0.9, 0.99], "x": None,
                         "process": {"name": "p"}}) == {
         "model.kind": "gru", "model.hidden": 8, "betas": "[0.9, 0.99]", "x": "None", "process": '{"name": "p"}'}
+
+
+@needs("mlflow")
+def test_a_sweep_group_reaches_mlflow(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file:{tmp_path / 'mlruns'}")
+    tracking.set_group(tmp_path / "run", "my-sweep")
+    with Tracking.open(["mlflow"], tmp_path / "run", name="r") as tr:
+        tr.log_metrics({"loss": 0.5, "note": "text is left out"}, 3)
+    state = json.loads((tmp_path / "run" / STATE).read_text())
+    assert state["group"] == "my-sweep"
+    client = MlflowClient(tracking_uri=f"file:{tmp_path / 'mlruns'}")
+    run = client.get_run(state["mlflow"]["run_id"])
+    assert run.data.tags["qbelief.group"] == "my-sweep" and run.info.run_name == "r"
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")] == [(3, 0.5)]
+    assert "note" not in run.data.metrics
