@@ -186,9 +186,9 @@ def clear_run(out: str | os.PathLike) -> list[Path]:
     gone = run_files(out) + sorted(p for pat in DERIVED for p in out.glob(pat) if p.is_file())
     for p in gone:
         p.unlink(missing_ok=True)
-    for folder in (out / KEPT_DIR, out / "probes"):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+    kept = out / KEPT_DIR
+    if kept.is_dir() and not any(kept.iterdir()):
+        kept.rmdir()
     return gone
 
 

@@ -91,7 +91,7 @@ def test_overwrite_without_probing_removes_the_old_probes(tmp_path):
     train(tiny(out, steps=4, probe_every=2))
     (out / "tracking.json").write_text("{}")
     train(tiny(out, steps=4), overwrite=True)
-    assert not (out / PROBES).exists() and not (out / "probes").exists() and not (out / FIGURE).exists()
+    assert not (out / PROBES).exists() and not list(out.glob("probes/*")) and not (out / FIGURE).exists()
     assert not (out / "tracking.json").exists()  # a new run starts new tracker runs
 
 
