@@ -10,7 +10,8 @@ a process pool or a Ray cluster can run it):
    an empty one is trained;
 2. probe -- the newest checkpoint with :class:`nets.probe.over_training.TrainingProbe`
    (the sweep's representation, weighting and seed; with ``controls`` the untrained twin
-   and Markov baselines), kept in ``RUN/sweep_probe.json`` with the step and options it
+   -- initialized from the run's training seed + 1, so that baseline varies over seeds
+   as the trained network does -- and the Markov baseline), kept in ``RUN/sweep_probe.json`` with the step and options it
    was made with (reused while they match);
 3. trackers -- with ``TrainConfig.log`` the run's tracker runs are grouped under the
    sweep's folder name, and the probe's per-point R^2 and its figures go to them
@@ -148,7 +149,8 @@ def _probe(out: Path, task: dict, cfg: Any) -> dict:
         pass
     auto = "auto" if task["controls"] else None
     model, _ = load_model(out)
-    result, _ = TrainingProbe(**task["probe"]).probe(model.eval(), cfg.generator(), untrained=auto, markov_order=auto)
+    result, _ = TrainingProbe(**task["probe"]).probe(model.eval(), cfg.generator(), untrained=auto, markov_order=auto,
+                                                     twin_seed=cfg.seed)
     write_json(path, {"step": step, "options": options, "result": result.to_dict()})
     figures = _figures(result, out)
     if cfg.log:

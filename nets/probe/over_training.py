@@ -74,13 +74,16 @@ class TrainingProbe:
         check_int(self.seed, "seed", minimum=0)
         check_int(self.folds, "folds", minimum=2)
 
-    def probe(self, model: Any, generator: Any, *, untrained: Any = None, markov_order: Any = None):
+    def probe(self, model: Any, generator: Any, *, untrained: Any = None, markov_order: Any = None,
+              twin_seed: int = 0):
         """``(ProbeResult, ProbeDataset)`` of ``model`` over every prefix it can read
-        (controls off unless asked for)."""
+        (controls off unless asked for; ``untrained="auto"`` initializes the untrained twin
+        with seed ``twin_seed + 1``)."""
         from .build import build_probe_dataset
 
         ds = build_probe_dataset(generator, model, representations=[self.representation],
-                                 weighting=self.weighting, untrained=untrained, markov_order=markov_order)
+                                 weighting=self.weighting, untrained=untrained, markov_order=markov_order,
+                                 seed=check_int(twin_seed, "twin_seed", minimum=0))
         return ds.probe(self.representation, seed=self.seed, folds=self.folds), ds
 
 

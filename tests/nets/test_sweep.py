@@ -122,6 +122,11 @@ def test_aggregate_equals_the_mean_over_seeds_of_the_runs(swept):
             mean, lo, hi = _t_interval([res.points[point].r2 for res in results])
             got = agg["points"][point]["r2"]
             assert (got["mean"], got["lo"], got["hi"]) == pytest.approx((mean, lo, hi), rel=1e-12)
+            twins = [res.points[point].untrained["r2"] for res in results]
+            got = agg["points"][point]["untrained_r2"]
+            assert (got["mean"], got["lo"], got["hi"]) == pytest.approx(_t_interval(twins), rel=1e-12)
+            if point != "embed":  # the twin is initialized from each run's seed (an embedding alone may tie)
+                assert len(set(twins)) == 3
         tails = [np.mean([m["relative"] for m in read_jsonl(plan.run_dir(r) / "metrics.jsonl")[-5:]]) for r in runs]
         got = agg["final_relative"]
         assert (got["mean"], got["lo"], got["hi"]) == pytest.approx(_t_interval(tails), rel=1e-12)
