@@ -1,7 +1,7 @@
 """The ``qbelief sweep`` command, registered by :func:`nets.cli.build_parser` through :func:`add_sweep_command`.
 
 ``qbelief sweep SWEEP.toml [--out DIR] [--workers N] [--threads T] [--backend local|ray]
-[--address ADDR] [--log tensorboard,wandb,mlflow] [--dry-run]`` -- every run of the grid
+[--address ADDR] [--log tensorboard,wandb,mlflow] [--dry-run] [--prepare]`` -- every run of the grid
 (:mod:`nets.sweep`) trained (finished runs are not retrained, partial ones resumed),
 probed and aggregated over seeds into ``OUT/RESULTS.md`` + ``report.html``
 (:mod:`nets.sweep_report`).  One line per finished run; exit status 0 when every run
@@ -38,6 +38,11 @@ def cmd_sweep(args) -> int:
     if args.dry_run:
         for r in plan.runs:
             print(f"  {plan.run_dir(r)}")
+        return 0
+    if args.prepare:
+        written = plan.prepare()
+        print(f"wrote config.json into {len(written)} run folder(s) under {plan.out / 'runs'}; train one with "
+              "`qbelief train --resume --out RUN` (--nproc N: torchrun), then run this sweep")
         return 0
 
     def progress(s: dict, done: int, total: int) -> None:
@@ -82,4 +87,6 @@ def add_sweep_command(sub) -> None:
                                                     "local Ray instance")
     s.add_argument("--log", default=None, help="trackers for every run: tensorboard, wandb, mlflow (comma separated)")
     s.add_argument("--dry-run", action="store_true", help="list the runs and stop")
+    s.add_argument("--prepare", action="store_true", help="write each run's config.json and stop (train runs alone "
+                                                          "with `qbelief train --resume --out RUN`, e.g. under torchrun)")
     s.set_defaults(func=cmd_sweep)

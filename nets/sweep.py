@@ -26,9 +26,10 @@ A sweep file (TOML; ``qbelief sweep SWEEP.toml``) has four tables::
 The runs are the product ``grid x models x seeds`` in that order.  Run ``i`` lives in
 ``OUT/runs/<name>``, ``name`` made of every grid value, the model's name and the seed
 (``process=mess3__gru__seed=1``): adding a value to a grid adds runs and renames none, so
-a sweep that grows is resumed, not redone.  A run is a plain training directory: its
-``config.json`` can be trained alone with ``qbelief train --config`` -- also under
-``torchrun`` (DDP) -- and the sweep finds it finished.
+a sweep that grows is resumed, not redone.  A run is a plain training directory:
+:meth:`SweepPlan.prepare` (``qbelief sweep --prepare``) writes each run's ``config.json``,
+``qbelief train --resume --out RUN`` trains that run alone -- also under torchrun (DDP,
+``--nproc N``) -- and the sweep then finds it finished and only probes it.
 
 Unknown keys are errors that name the key and the closest valid one; every run's config is
 built (and so checked) before any training starts.  Cost of planning: one
@@ -165,6 +166,24 @@ class SweepPlan:
 
     def run_dir(self, run: RunSpec) -> Path:
         return self.out / RUNS_DIR / run.name
+
+    def prepare(self) -> list[Path]:
+        """Write each run's ``config.json`` into its folder (runs that hold a run already are
+        left alone) and return the folders written.  Any run then trains alone with
+        ``qbelief train --resume --out RUN`` -- under torchrun (DDP) with ``--nproc N`` --
+        and the sweep finds it finished; a run not trained that way the sweep trains."""
+        from generators.fileio import write_json
+
+        from . import rundir
+
+        written = []
+        for r in self.runs:
+            folder = self.run_dir(r)
+            if not rundir.holds_run(folder):
+                folder.mkdir(parents=True, exist_ok=True)
+                write_json(folder / rundir.CONFIG, r.config)
+                written.append(folder)
+        return written
 
 
 def load_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, log: tuple = ()) -> SweepPlan:

@@ -13,9 +13,10 @@ run's summary as it finishes (completion order).
   shared filesystem (each run writes its own directory; nothing else is shared).  A Ray
   instance this function started is shut down when it ends.
 
-Each run is a plain ``qbelief train --config RUN/config.json`` training: a run that needs
-several GPUs can be trained beforehand with ``torchrun`` (DDP) into its folder, and the
-sweep then finds it finished and only probes it.
+Each run is a plain training directory: a run that needs several GPUs can be trained
+beforehand with ``qbelief train --resume --out RUN --nproc N`` (torchrun, DDP) from the
+``config.json`` that ``qbelief sweep --prepare`` wrote, and the sweep then finds it
+finished and only probes it.
 """
 
 from __future__ import annotations

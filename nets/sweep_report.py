@@ -178,8 +178,9 @@ def write_sweep_report(plan: Any, summaries: Sequence[dict], groups: Sequence[di
         rep.section("Runs that did not finish")
         rep.bullets(f"`{s['name']}`: {s['status']} -- {s.get('error', '')}" for s in failed)
     rep.section("Runs")
-    rep.text(f"Each run is a training directory under `{out.name}/runs/`; its `config.json` trains alone with "
-             "`qbelief train --config` (also under torchrun).")
+    rep.text(f"Each run is a training directory under `{out.name}/runs/`: `qbelief train --resume --out RUN` "
+             "continues one alone from its `config.json` (also under torchrun, `--nproc N`; `qbelief sweep --prepare` "
+             "writes every run's config first).")
     if command:
         rep.reproduce(command)
     return rep.write(out / RESULTS)

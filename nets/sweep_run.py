@@ -93,10 +93,10 @@ def _run(task: dict) -> dict:
         set_group(out, task["sweep"])
     status = _train_status(out, cfg)
     if status != "finished":
-        res = train(cfg, resume=status == "resume")
+        res = train(cfg, resume=status in ("resume", "prepared"))
         if res.steps_done < cfg.steps:
             return {"status": "stopped", "error": f"stopped at step {res.steps_done} of {cfg.steps} (max_time_s)"}
-    summary = {"status": {"new": "trained", "resume": "resumed"}.get(status, "finished")}
+    summary = {"status": {"new": "trained", "prepared": "trained", "resume": "resumed"}.get(status, "finished")}
     summary.update(_losses(out))
     summary.update(_probe(out, task, cfg))
     summary["over_training"] = _over_training(out)
@@ -104,16 +104,17 @@ def _run(task: dict) -> dict:
 
 
 def _train_status(out: Path, cfg: Any) -> str:
-    """``"new"`` (no run yet), ``"resume"`` (a checkpoint before ``cfg.steps``, or a run
-    killed before its first checkpoint) or ``"finished"`` (a checkpoint at ``cfg.steps``
-    of the same config up to the resumable fields; a different config raises)."""
+    """``"new"`` (no run yet), ``"prepared"`` (its ``config.json`` only: written by
+    :meth:`nets.sweep.SweepPlan.prepare`, or a run killed before its first checkpoint),
+    ``"resume"`` (a checkpoint before ``cfg.steps``) or ``"finished"`` (a checkpoint at
+    ``cfg.steps`` of the same config up to the resumable fields; a different config raises)."""
     from . import rundir
     from .checkpoint import check_resumable, open_run
 
     if not rundir.holds_run(out):
         return "new"
     if not any(p.exists() for p in rundir.candidates(out)):
-        return "resume"
+        return "prepared"
     ckpt, _, _ = open_run(out)
     check_resumable(cfg, ckpt["config"])
     return "finished" if int(ckpt["step"]) >= cfg.steps else "resume"

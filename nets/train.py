@@ -384,8 +384,8 @@ def _resume_point(cfg: TrainConfig, out: Path, info: ddp.DistInfo) -> tuple[Path
             except ValueError as e:
                 raise rundir.RunExistsError(f"{out} holds another run (its {rundir.CONFIG}, no checkpoint yet): "
                                             f"{e}; replace it with --overwrite") from None
-            rundir.warn(f"{out} has no checkpoint yet (its run stopped before the first one): restarting it from "
-                        "step 0")
+            rundir.warn(f"{out} has no checkpoint yet (its run stopped before the first one, or `qbelief sweep "
+                        "--prepare` wrote its config): restarting it from step 0")
         return None
     ckpt, path, _ = open_run(out, map_location=info.device)
     check_resumable(cfg, ckpt["config"])

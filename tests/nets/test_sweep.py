@@ -218,3 +218,21 @@ def test_ray_backend_runs_a_tiny_sweep(tmp_path):
     out = run_sweep(plan, workers=2, backend="ray")
     assert [s["status"] for s in out.summaries] == ["trained"] * 2
     assert out.groups[0]["n"] == 2 and out.groups[0]["over_training"][-1]["step"] == 6
+
+
+def test_prepared_runs_train_alone_with_qbelief_train_then_the_sweep_probes_them(tmp_path, capsys):
+    table = tiny_table(seeds=(0, 1))
+    table["models"].pop("transformer")
+    plan = SweepPlan.from_dict(table, out=tmp_path)
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\nseeds = [0]\n[base]\nsteps = 2\ncontext = 4\n')
+    assert plan.prepare() == [plan.run_dir(r) for r in plan.runs]
+    first = plan.run_dir(plan.runs[0])
+    assert json.loads((first / "config.json").read_text()) == plan.runs[0].config
+    assert main(["train", "--resume", "--out", str(first), "--quiet"]) == 0  # alone (torchrun: --nproc N)
+    assert plan.prepare() == []  # folders that hold a run (prepared or trained) are left alone
+    out = run_sweep(plan, workers=1)
+    assert [s["status"] for s in out.summaries] == ["finished", "trained"]
+    assert [r["step"] for r in read_jsonl(first / PROBES)] == [0, 2, 4, 6]
+    assert main(["sweep", str(sweep), "--prepare"]) == 0
+    assert (tmp_path / "s" / "runs" / "run__seed=0" / "config.json").is_file()
