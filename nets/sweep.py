@@ -4,7 +4,7 @@ each probed, aggregated over seeds.
 A sweep file (TOML; ``qbelief sweep SWEEP.toml``) has four tables::
 
     [sweep]                      # the sweep's own options (all optional)
-    out = "runs/sweep-mess3"     # its folder (default: the file's stem beside it)
+    out = "runs/sweep-mess3"     # its folder, relative to the file (default: the file's stem beside it)
     seeds = [0, 1, 2]            # training seeds: the repetitions aggregated over
     representation = "minimal"   # the final probe: belief representation,
     weighting = "probability"    #   prefix weighting,
@@ -20,8 +20,9 @@ A sweep file (TOML; ``qbelief sweep SWEEP.toml``) has four tables::
     [models.gru]
     kind = "gru"
 
-    [grid]                       # TrainConfig field -> list of values; the grid is their product
+    [grid]                       # TrainConfig or model field -> list of values; the grid is their product
     process = ["mess3", "mess3:x=0.05,a=0.85"]
+    d_model = [16, 32]           # a model field: set in every [models] entry
 
 The runs are the product ``grid x models x seeds`` in that order.  Run ``i`` lives in
 ``OUT/runs/<name>``, ``name`` made of every grid value, the model's name and the seed
@@ -240,7 +241,7 @@ def _grid(table: dict) -> dict[str, list]:
     grid = _table(table, "grid")
     for key, values in grid.items():
         _not_own(key, "[grid]")
-        check_choice(key, "[grid] key", tuple(k for k in _train_keys() if k not in MODEL_FIELDS + ("model",)))
+        check_choice(key, "[grid] key", tuple(k for k in _train_keys() if k != "model"))
         if not isinstance(values, list) or not values:
             raise SweepError(f"[grid] {key} must be a nonempty list of values; got {values!r}")
         shown = [json.dumps(v, sort_keys=True) for v in values]
@@ -279,7 +280,8 @@ def _expand(base: dict, models: dict, grid: dict, seeds: tuple, out: Path, log: 
                 seen[name] = dict(zip(keys, values))
                 cfg = {**base, **dict(zip(keys, values)), "seed": seed, "out_dir": str(out / RUNS_DIR / name)}
                 if model is not None:
-                    cfg["model"] = {**_base_model(base), **model}
+                    cfg["model"] = {**_base_model(base), **model,  # grid model fields apply to every model
+                                    **{k: v for k, v in zip(keys, values) if k in MODEL_FIELDS}}
                     for k in MODEL_FIELDS:
                         cfg.pop(k, None)
                 if log:

@@ -68,6 +68,15 @@ def test_grid_is_the_product_and_names_are_stable():
     assert [r.name for r in small] == ["lr=0.01__seed=3", "lr=0.1__seed=3"]
     assert len(big) == 3 and big[0].name == "lr=0.01__batch_size=8__seed=3"
     assert SweepPlan.from_dict({"base": {"steps": 4}}, out="/s").runs[0].name == "run__seed=0"
+    widths = SweepPlan.from_dict({"base": {"steps": 4, "context": 4, "d_model": 8, "hidden": 4},
+                                  "models": {"t": {"kind": "transformer", "n_layers": 1}, "g": {"kind": "gru"}},
+                                  "grid": {"d_model": [16, 32]}}, out="/s").runs
+    assert [(r.name, r.config["model"]["d_model"], r.config["model"]["hidden"]) for r in widths] == [
+        ("d_model=16__t__seed=0", 16, 4), ("d_model=16__g__seed=0", 16, 4), ("d_model=32__t__seed=0", 32, 4),
+        ("d_model=32__g__seed=0", 32, 4)]
+    flat = SweepPlan.from_dict({"base": {"steps": 4, "context": 4, "kind": "gru"}, "grid": {"hidden": [3, 5]}},
+                               out="/s").runs
+    assert [(r.config["model"]["kind"], r.config["model"]["hidden"]) for r in flat] == [("gru", 3), ("gru", 5)]
 
 
 @pytest.mark.parametrize("table, message", [
@@ -75,6 +84,7 @@ def test_grid_is_the_product_and_names_are_stable():
     ({"sweep": {"seed": [0]}}, "got 'seed'; did you mean 'seeds'"),
     ({"base": {"stpes": 3}}, "got 'stpes'; did you mean 'steps'"),
     ({"grid": {"lrr": [0.1]}}, "got 'lrr'; did you mean 'lr'"),
+    ({"grid": {"model": ["gru"]}}, r"\[grid\] key must be one of"),  # architectures are [models] tables
     ({"grid": {"seed": [1, 2]}}, r"\[grid\] seed is set by the sweep: list the training seeds in \[sweep\] seeds"),
     ({"base": {"out_dir": "x"}}, r"\[base\] out_dir is set by the sweep"),
     ({"models": {"m": {"hiden": 3}}}, "did you mean 'hidden'"),
