@@ -216,6 +216,16 @@ class SweepOutcome:
         return [s for s in self.summaries if s["status"] in ("failed", "stopped")]
 
 
+def _warn_missing_trackers(plan: Any) -> None:
+    """One warning per tracker the runs ask for that is not installed (the workers are quiet)."""
+    from .tracking import EXTRAS, TrackingWarning, available
+
+    wanted = dict.fromkeys(t for r in plan.runs for t in r.config.get("log", []))
+    for t in (t for t in wanted if not available(t)):
+        warnings.warn(f"tracker {t} is not installed (pip install '{EXTRAS[t][1]}'); the runs do not log to it "
+                      "(metrics.jsonl has everything)", TrackingWarning, stacklevel=3)
+
+
 def run_sweep(plan: Any, *, workers: int | None = None, threads: int = 1, backend: str = "local",
               address: str | None = None, progress: Callable[[dict, int, int], Any] | None = None,
               command: str | None = None) -> SweepOutcome:
@@ -229,6 +239,7 @@ def run_sweep(plan: Any, *, workers: int | None = None, threads: int = 1, backen
     from .sweep_report import aggregate, write_sweep_report
 
     t0 = time.perf_counter()
+    _warn_missing_trackers(plan)
     plan.out.mkdir(parents=True, exist_ok=True)
     write_json(plan.out / "sweep.json", {"source": plan.source, "runs": [r.name for r in plan.runs]})
     tasks = [run_task(plan, r, threads) for r in plan.runs]

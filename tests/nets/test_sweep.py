@@ -246,3 +246,19 @@ def test_prepared_runs_train_alone_with_qbelief_train_then_the_sweep_probes_them
     assert [r["step"] for r in read_jsonl(first / PROBES)] == [0, 2, 4, 6]
     assert main(["sweep", str(sweep), "--prepare"]) == 0
     assert (tmp_path / "s" / "runs" / "run__seed=0" / "config.json").is_file()
+
+
+def test_a_missing_tracker_is_named_once_by_the_sweep(tmp_path, monkeypatch):
+    from nets import tracking
+
+    monkeypatch.setattr(tracking, "available", lambda name: name != "wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")  # where wandb is installed after all, the runs stay offline
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    table = tiny_table(seeds=(0, 1))
+    table["models"].pop("transformer")
+    table["base"]["steps"] = 2
+    plan = SweepPlan.from_dict(table, out=tmp_path, log=("wandb",))
+    with pytest.warns(tracking.TrackingWarning, match=r"tracker wandb is not installed") as rec:
+        out = run_sweep(plan, workers=1)
+    assert len([w for w in rec if issubclass(w.category, tracking.TrackingWarning)]) == 1
+    assert [s["status"] for s in out.summaries] == ["trained", "trained"]
