@@ -66,24 +66,27 @@ def run_task(plan: Any, run: Any, threads: int) -> dict:
 def run_one(task: dict) -> dict:
     """Train, probe and summarize one run (see the module docstring); never raises."""
     t0 = time.perf_counter()
+    import torch
+
+    threads = torch.get_num_threads()  # a run in this process (workers=1) leaves the caller's threads as they were
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a worker's warnings would interleave; metrics.jsonl has the run
+            torch.set_num_threads(task["threads"])
             summary = _run(task)
     except Exception as e:  # one failing run must not stop the sweep
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         summary = {"status": "failed", "error": f"{type(e).__name__}: {lines[0] if lines else ''}"[:500]}
+    finally:
+        torch.set_num_threads(threads)
     return {"name": task["name"], "group": task["group"], "seed": task["seed"],
             "seconds": time.perf_counter() - t0, **summary}
 
 
 def _run(task: dict) -> dict:
-    import torch
-
     from .config import TrainConfig
     from .train import train
 
-    torch.set_num_threads(task["threads"])
     cfg = TrainConfig.from_dict({**task["config"], "num_threads": task["config"].get("num_threads")
                                  or task["threads"]})
     out = Path(task["run_dir"])

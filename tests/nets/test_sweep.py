@@ -152,12 +152,18 @@ def test_aggregate_equals_the_mean_over_seeds_of_the_runs(swept):
 
 
 def test_a_finished_sweep_is_not_retrained(swept):
+    import torch
+
     plan, first = swept
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # the runs use 1 thread each
     ckpts = {r.name: (plan.run_dir(r) / "checkpoint.pt").stat().st_mtime_ns for r in plan.runs}
     again = run_sweep(plan, workers=1)
     assert [s["status"] for s in again.summaries] == ["finished"] * 6
     assert {r.name: (plan.run_dir(r) / "checkpoint.pt").stat().st_mtime_ns for r in plan.runs} == ckpts
     assert again.groups == first.groups
+    assert torch.get_num_threads() == 3  # runs in this process leave the caller's threads alone
+    torch.set_num_threads(threads)
 
 
 def test_a_stopped_run_is_resumed_and_a_changed_config_refused(tmp_path):
