@@ -150,7 +150,7 @@ def write_sweep_report(plan: Any, summaries: Sequence[dict], groups: Sequence[di
                        command: str | None = None) -> Path:
     """``summary.json``, the figures and ``RESULTS.md`` + ``report.html`` in ``plan.out``;
     returns the Markdown path."""
-    from .document import Report, fmt
+    from .document import Report
 
     out = Path(plan.out)
     write_json(out / "summary.json", {"groups": list(groups), "seconds": seconds})
@@ -163,8 +163,8 @@ def write_sweep_report(plan: Any, summaries: Sequence[dict], groups: Sequence[di
              + (f". Wall time {seconds:.0f} s." if seconds is not None else ".")
              + " Every number is the mean and 95% Student-t interval over seeds.")
     rep.table(["group", "n", "loss / optimum (last 5 logs)", "headline point", "headline R²", "untrained R²", "verdicts"],
-              [_group_row(g, fmt) for g in groups], caption="Per group (every grid value but the seed)")
-    rows = [[g["group"], n] + [_iv(m[k], fmt) for k in POINT_METRICS] for g in groups for n, m in g["points"].items()]
+              [_group_row(g) for g in groups], caption="Per group (every grid value but the seed)")
+    rows = [[g["group"], n] + [_iv(m[k]) for k in POINT_METRICS] for g in groups for n, m in g["points"].items()]
     rep.table(["group", "point", "R²", "untrained R²", "shuffled R²", "Markov R²"], rows,
               caption="Held-out R² by probe point (layer)")
     fig = out / "sweep_r2_by_point.png"
@@ -203,12 +203,12 @@ def _geometry_figures(rep: Any, plan: Any, groups: Sequence[dict]) -> None:
                              "over training beside the true beliefs")
 
 
-def _iv(d: dict | None, fmt) -> str:
+def _iv(d: dict | None) -> str:
     return "-" if d is None else Interval.from_dict(d).format()
 
 
-def _group_row(g: dict, fmt) -> list:
+def _group_row(g: dict) -> list:
     head = g["points"].get(g["headline"], {}) if g["headline"] else {}
     verdicts = ", ".join(f"{k} {v}" for k, v in g["verdicts"].items()) or "-"
-    return [g["group"], g["n"], _iv(g["final_relative"], fmt), g["headline"] or "-", _iv(head.get("r2"), fmt),
-            _iv(head.get("untrained_r2"), fmt), verdicts]
+    return [g["group"], g["n"], _iv(g["final_relative"]), g["headline"] or "-", _iv(head.get("r2")),
+            _iv(head.get("untrained_r2")), verdicts]
