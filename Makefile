@@ -15,8 +15,10 @@ $(VENV)/.base: pyproject.toml
 	$(PIP) install --quiet -e .
 	touch $@
 
+# ray (a Ray sweep test, ~20 s to install) and tensorboard (tracker test, ~10 s) are tested in CI;
+# wandb and mlflow are optional extras whose tests skip when they are not installed
 $(VENV)/.test: $(VENV)/.base
-	$(PIP) install --quiet -e '.[test,tl]'
+	$(PIP) install --quiet -e '.[test,tl,ray,tensorboard]'
 	touch $@
 
 demo: $(VENV)/.base

@@ -52,7 +52,8 @@ __all__ = ["CHECKPOINT_FORMAT", "RESUMABLE_CHANGES", "save_checkpoint", "load_ch
 CHECKPOINT_FORMAT = "qbelief.nets.checkpoint/1"
 #: fields that may differ between a checkpoint's config and the config resuming it
 RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "out_dir", "device", "quiet", "eval_every", "log_every",
-                               "max_time_s", "num_threads", "keep_checkpoints", "max_beliefs"})
+                               "max_time_s", "num_threads", "keep_checkpoints", "max_beliefs",
+                               "probe_every", "log"})
 _ZIP_MAGIC = b"PK\x03\x04"
 
 

@@ -1,7 +1,7 @@
 """The ``qbelief`` command line.
 
 Subcommands: ``processes``, ``info``, ``beliefs``, ``train``, ``probe``, ``attention``,
-``demo``, ``paper``, ``represented``, ``learn``, ``discover``.  The experiments that ``paper`` runs are
+``demo``, ``paper``, ``represented``, ``learn``, ``discover``, ``sweep``.  The experiments that ``paper`` runs are
 found through the entry-point
 group :data:`EXPERIMENTS` (``[project.entry-points."qbelief.experiments"]`` in
 pyproject.toml: ``name = "module:main"``), so the library never imports the application.  PROCESS arguments are library specs (``mess3``,
@@ -246,10 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="output folder (default papers/NAME/results/MODE)")
     s.set_defaults(func=cmd_paper)
     from .cli_beyond import add_parsers  # `represented` and `learn` (issue 13)
+    from .cli_sweep import add_sweep_command  # `sweep` (issue 12)
     from .discovery.cli import add_discover_command  # `discover` (issue 13)
 
     add_parsers(sub)
     add_discover_command(sub)
+    add_sweep_command(sub)
     apply_argument_types(p)
     return p
 

@@ -27,6 +27,8 @@ def cmd_probe(args) -> int:
     if args.activations:
         if args.run_dir:
             raise CLIError("give a run directory or --activations FILE, not both")
+        if args.over_training:
+            raise CLIError("--over-training probes a run directory's checkpoints; saved activations have none")
         if not args.process:
             raise CLIError("--activations needs --process PROCESS (the process that generated the tokens)")
         from .tensorfile import load_activation_file
@@ -43,16 +45,48 @@ def cmd_probe(args) -> int:
             raise CLIError("give a run directory, or --activations FILE --process PROCESS")
         if args.tokens or args.process:
             raise CLIError("--tokens and --process go with --activations; a run directory knows its process")
+        if args.over_training:
+            return _over_training(args, reps)
         model, cfg, g, run = load_run(args.run_dir)
         ds = build_probe_dataset(g, model, context=cfg.context, representations=reps, weighting=args.weighting,
                                  markov_order=args.markov_order, untrained=None if args.no_untrained else "auto")
         out = Path(args.out) if args.out else run
-    _write_probe_results({k: ds.probe(k, seed=args.seed) for k in ds.beliefs}, out, ds)
+    results = {k: ds.probe(k, seed=args.seed) for k in ds.beliefs}
+    sliders = None if args.activations else _training_sliders(run, results, args)
+    _write_probe_results(results, out, ds, sliders)
+    return 0
+
+
+def _training_sliders(run: Path, results: dict, args) -> dict | None:
+    """The training slider of each representation whose probes over training
+    (``probe_every``) the run holds with this probe's options (:mod:`nets.probe.over_training`)."""
+    from .probe.over_training import PROBES, TrainingProbe, training_checkpoints
+
+    if not (run / PROBES).exists():
+        return None
+    from .checkpoint import open_run
+
+    step = int(open_run(run)[0]["step"])
+    found = {rep: training_checkpoints(run, r, step, TrainingProbe(rep, args.weighting, args.seed))
+             for rep, r in results.items()}
+    return {rep: c for rep, c in found.items() if c is not None} or None
+
+
+def _over_training(args, reps: list) -> int:
+    """``--over-training``: the run's kept checkpoints and training probes, its slider report."""
+    from .probe.over_training import TrainingProbe, write_over_training
+
+    if len(reps) != 1:
+        raise CLIError("--over-training probes one representation: --representation minimal or native")
+    load_run(args.run_dir)  # the run's checks and one-line errors
+    md = write_over_training(args.run_dir, args.out, TrainingProbe(reps[0], args.weighting, args.seed),
+                             untrained=None if args.no_untrained else "auto", markov_order=args.markov_order)
+    print(f"wrote {md}, report.html (training slider) and probe_over_training.png into {md.parent}")
     return 0
 
 
 
-def _write_probe_results(results: dict, out: Path, dataset=None) -> None:
+def _write_probe_results(results: dict, out: Path, dataset=None, checkpoints: dict | None = None) -> None:
     """``probe[_REP].json``, ``..._geometry.png`` and ``..._by_layer.png`` per representation, the summaries,
     and ``report.md`` + ``report.html`` (interactive figures) of them all."""
     from .probe.plots import plot_belief_geometry, plot_fit_by_layer
@@ -67,7 +101,7 @@ def _write_probe_results(results: dict, out: Path, dataset=None) -> None:
         plot_fit_by_layer(r, figures[rep][1])
         print(f"== representation: {rep}")
         print(r.summary())
-    write_probe_report(results, out, figures=figures, dataset=dataset)
+    write_probe_report(results, out, figures=figures, dataset=dataset, checkpoints=checkpoints)
     print(f"wrote probe results, figures and report.md / report.html into {out}")
 
 
@@ -141,3 +175,6 @@ def add_probe_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--markov-order", default="auto", type=lambda v: v if v == "auto" else int(v))
     s.add_argument("--no-untrained", action="store_true", help="skip the untrained-network baseline")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--over-training", action="store_true",
+                   help="probe the run's kept checkpoints and training probes (probe_every): small multiples and a "
+                        "report with a training slider, in --out (default RUN/over_training)")

@@ -142,13 +142,17 @@ def add_train_flags(s: argparse.ArgumentParser) -> None:
             g.add_argument(flag, dest=f"cfg_{f.name}", action=argparse.BooleanOptionalAction, default=None,
                            help=f"(default {default})")
         elif isinstance(default, tuple):
-            g.add_argument(flag, dest=f"cfg_{f.name}", type=type(default[0]) if default else int,
+            g.add_argument(flag, dest=f"cfg_{f.name}", type=type(default[0]) if default else _TUPLE_TYPES[f.name],
                            nargs=len(default) if default else "+", default=None,
                            help=f"(default {' '.join(map(str, default)) or 'none'})")
         else:
             typ = type(default) if default is not None else _none_type(f.name)
             g.add_argument(flag, dest=f"cfg_{f.name}", type=typ, default=None, help=f"(default {default})")
 
+
+
+#: element type of the tuple fields whose default is empty
+_TUPLE_TYPES = {"keep_checkpoints": int, "log": str}
 
 
 def _none_type(name: str):

@@ -75,6 +75,12 @@ class TrainConfig:
         quiet (no progress bar)
         max_beliefs : belief cap of the mixed-state presentation behind the optimum
         (``bayes.myopic_entropy``; None: its default memory guard)
+    Observation
+        probe_every : probe the model every N steps (a multiple of ``log_every``; 0 = off):
+        :class:`nets.probe.over_training.ProbeCallback` writes ``probes.jsonl`` and
+        ``probes/step_N.npz`` (the geometry over training)
+        log : experiment trackers to mirror the run to, any of "tensorboard", "wandb",
+        "mlflow" (:mod:`nets.tracking`; ``metrics.jsonl`` stays the record)
     """
 
     process: Any = "mess3"
@@ -108,6 +114,8 @@ class TrainConfig:
     num_threads: int | None = None
     quiet: bool = False
     max_beliefs: int | None = None
+    probe_every: int = 0
+    log: tuple = ()
 
     def __post_init__(self):
         self.process, self._generator = _stored_process(self.process)
@@ -145,6 +153,17 @@ class TrainConfig:
                 raise ArgumentError(f"out_dir must be a folder path or None; got {self.out_dir!r}")
             self.out_dir = str(self.out_dir)
         self.model = self._sized_model(self.model)
+        self._check_observation()
+
+    def _check_observation(self) -> None:
+        """``probe_every`` (a multiple of ``log_every``: its metrics join that step's record) and ``log``."""
+        from .tracking import check_trackers
+
+        check_int(self.probe_every, "probe_every", minimum=0)
+        if self.probe_every % self.log_every:
+            raise ArgumentError(f"probe_every={self.probe_every} must be a multiple of log_every={self.log_every} "
+                                "(the probe's metrics join that step's metrics record)")
+        self.log = check_trackers(self.log)
 
     def _sized_model(self, model: Any) -> ModelConfig:
         """The ModelConfig with ``vocab_size`` and ``n_ctx`` set from the process and context."""
@@ -174,6 +193,7 @@ class TrainConfig:
         d["model"] = self.model.to_dict()
         d["betas"] = list(self.betas)
         d["keep_checkpoints"] = list(self.keep_checkpoints)
+        d["log"] = list(self.log)
         if isinstance(self.process, Generator):
             d["process"] = generator_to_dict(self.process)
         return d

@@ -40,7 +40,7 @@ import time
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ from generators.fileio import write_json
 from . import distributed as ddp
 from . import rundir
 from .budget import check_training_memory
+from .callbacks import CallbackList, callbacks_for
 from .checkpoint import (CHECKPOINT_FORMAT, check_resumable, load_checkpoint, load_model, open_run, save_checkpoint,
                          set_rng_state)
 from .config import OPTIMIZERS, SCHEDULERS, TrainConfig
@@ -107,7 +108,7 @@ def loss_fn(logits: torch.Tensor, batch, targets: str) -> torch.Tensor:
 
 
 def train(config: TrainConfig | dict, resume: bool = False, *, overwrite: bool = False,
-          callback: Callable[[int, dict], Any] | None = None) -> TrainResult:
+          callback: Any = None) -> TrainResult:
     """Train per ``config``; see the module docstring.
 
     Parameters
@@ -121,7 +122,10 @@ def train(config: TrainConfig | dict, resume: bool = False, *, overwrite: bool =
     overwrite : replace the run that ``out_dir`` holds.  Without it (and without
         ``resume``) a directory holding a run is refused (:class:`nets.rundir.RunExistsError`).
     callback : called as ``callback(step, record)`` after every logged step (``record``
-        is the metrics dict); returning True stops training (a checkpoint is saved).
+        is the metrics dict); returning True stops training (a checkpoint is saved).  Also
+        a :class:`nets.callbacks.Callback` (hooks at start, every logged step and end,
+        with the model) or a list of them; ``config.probe_every`` and ``config.log`` add
+        the built-in ones (:func:`nets.callbacks.callbacks_for`).
 
     Returns
     -------
@@ -145,9 +149,14 @@ def train(config: TrainConfig | dict, resume: bool = False, *, overwrite: bool =
         if cfg.num_threads is not None:
             torch.set_num_threads(cfg.num_threads)
         with ExitStack() as stack:  # holds the run directory's lock until training ends
+            hooks = callbacks_for(cfg, callback)
+            stack.callback(hooks.close)
             run = _Run.start(cfg, bool(resume), bool(overwrite), info, stack)
-            run.loop(callback)
-            return run.result()
+            hooks.on_start(run)
+            run.loop(hooks)
+            result = run.result()
+            hooks.on_end(run, result)
+            return result
     finally:
         torch.set_num_threads(threads)
         ddp.teardown(info)
@@ -226,7 +235,7 @@ class _Run:
         if metrics.exists():
             self.history = read_jsonl(metrics, upto_step=self.step)
 
-    def loop(self, callback) -> None:
+    def loop(self, hooks: CallbackList) -> None:
         """Train until ``cfg.steps``, a callback's stop, or ``max_time_s``; checkpoint at the end."""
         cfg, info = self.cfg, self.info
         shard = ddp.shard_bounds(cfg.batch_size, info)
@@ -239,7 +248,7 @@ class _Run:
                 loss_value = self._step(shard)
                 stop = False
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    stop = self._log(loss_value, metrics_fh, bar, callback)
+                    stop = self._log(loss_value, metrics_fh, bar, hooks)
                 if bar is not None:
                     bar.update(1)
                 if cfg.max_time_s is not None and time.perf_counter() - self.t_start >= cfg.max_time_s:
@@ -287,8 +296,9 @@ class _Run:
         self.steps_run += 1
         return loss_value
 
-    def _log(self, loss_value: float, metrics_fh, bar, callback) -> bool:
-        """Record the step (history, metrics.jsonl, progress bar); True if the callback stops."""
+    def _log(self, loss_value: float, metrics_fh, bar, hooks: CallbackList) -> bool:
+        """Record the step (callbacks, which may add to it, then history, metrics.jsonl and
+        progress bar); True if a callback stops."""
         cfg, opt_mean = self.cfg, self.data.optimum_mean
         rec = {"step": self.step, "tokens": self.step * cfg.batch_size * cfg.context, "loss": loss_value,
                "relative": loss_value / opt_mean, "lr": self.optimizer.param_groups[0]["lr"],
@@ -296,13 +306,14 @@ class _Run:
         if cfg.eval_every and self.step % cfg.eval_every == 0 and self.data.mode == "exact":
             val, _ = self.data.validation_loss(self.model)
             rec["val_loss"], rec["val_relative"] = val, val / opt_mean
+        stop = bool(hooks.on_log(self, rec))
         self.history.append(rec)
         if metrics_fh is not None:
             metrics_fh.write(json.dumps(rec) + "\n")
             metrics_fh.flush()
         if bar is not None:
             bar.set_postfix(loss=f"{loss_value:.4f}", rel=f"{loss_value / opt_mean:.4f}", refresh=False)
-        return bool(callback is not None and callback(self.step, rec))
+        return stop
 
     def _save(self) -> None:
         save_checkpoint(self.out, self.cfg, self.model, self.optimizer, self.scheduler, self.step, self.info,
@@ -378,8 +389,8 @@ def _resume_point(cfg: TrainConfig, out: Path, info: ddp.DistInfo) -> tuple[Path
             except ValueError as e:
                 raise rundir.RunExistsError(f"{out} holds another run (its {rundir.CONFIG}, no checkpoint yet): "
                                             f"{e}; replace it with --overwrite") from None
-            rundir.warn(f"{out} has no checkpoint yet (its run stopped before the first one): restarting it from "
-                        "step 0")
+            rundir.warn(f"{out} has no checkpoint yet (its run stopped before the first one, or `qbelief sweep "
+                        "--prepare` wrote its config): restarting it from step 0")
         return None
     ckpt, path, _ = open_run(out, map_location=info.device)
     check_resumable(cfg, ckpt["config"])

@@ -259,15 +259,17 @@ class ProbeResult:
 
 
 def probe_report(results: Mapping[str, "ProbeResult"], *, figures: Mapping[str, tuple] | None = None,
-                 dataset: Any = None, title: str | None = None):
+                 dataset: Any = None, title: str | None = None, checkpoints: Mapping[str, Any] | None = None):
     """One :class:`nets.document.Report` of several results (e.g. one per representation,
-    as ``qbelief probe --representation both`` makes), a section each."""
+    as ``qbelief probe --representation both`` makes), a section each; ``checkpoints``
+    (name -> slider entries, :mod:`nets.interactive`) give a result's geometry the training slider."""
     from ..document import Report
 
     first = next(iter(results.values()))
     rep = Report(title or f"Probe of {first.meta.get('process', 'a process')}")
     for name, r in results.items():
         r.report_section(rep, figures=(figures or {}).get(name), dataset=dataset,
+                         checkpoints=(checkpoints or {}).get(name),
                          heading=f"{name} beliefs" if len(results) > 1 else None)
     return rep
 

@@ -5,6 +5,7 @@ the `qbelief represented` one, which trains a run, is marked slow)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -120,3 +121,24 @@ def test_discover_geometry_snippet(tmp_path, monkeypatch, capsys):
 def test_attention_decay_rates_snippet(capsys):
     out = _run_python("attention", capsys)
     assert out[:2] == ["0.55", "0.4666"] and "effective rate" in out[3]
+
+
+# ---------------------------------------------------------------------- sweeps (issue 12)
+def test_sweep_section_snippet_runs(tmp_path, monkeypatch, capsys):
+    section = README.read_text().split("## Sweeps and geometry over training", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md[sweep snippet]", "exec"), {"__name__": "__readme__"})
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["gru", "transformer"]
+    assert [ln.split()[-1] for ln in lines] == ["3", "3"]  # steps 0, 10, 20 probed by both seeds
+    assert (tmp_path / "sweep-out" / "RESULTS.md").is_file()
+    sh = re.findall(r"```sh\n(.*?)```", section, flags=re.S)[0].splitlines()
+    assert sh[0].split("#")[0].split() == ["qbelief", "sweep", "examples/sweep.toml", "--workers", "2"]
+    from nets.cli import main
+
+    args = shlex.split(sh[1].split("#")[0])  # the train command, shortened to seconds
+    args[args.index("--steps") + 1] = "4"
+    args[args.index("--log-every") + 1] = args[args.index("--probe-every") + 1] = "2"
+    assert main(args[1:] + ["--context", "4", "--batch-size", "8"]) == 0
+    assert [json.loads(ln)["step"] for ln in (tmp_path / "runs/m/probes.jsonl").read_text().splitlines()] == [0, 2, 4]
