@@ -7,6 +7,7 @@ Each tracker's test runs when its package is installed (``qbelief[tensorboard]``
 
 import importlib.util
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -51,6 +52,9 @@ def tracked(tmp_path_factory):
             warnings.simplefilter("error", TrackingWarning)  # every installed tracker works
             train(cfg, callback=StopAt6())
             first_state = json.loads((out / STATE).read_text()) if (out / STATE).exists() else {}
+            # wandb names an offline part's folder by its start second: a resumed part that
+            # starts within the same second as the first would share (and overwrite) it
+            time.sleep(1.1)
             train(cfg, resume=True)
     return root, out, first_state, read_jsonl(out / "metrics.jsonl")
 
