@@ -37,7 +37,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_text", "write_bytes", "write_json", "to_jsonable", "remove_stale_temporaries"]
+__all__ = ["atomic_path", "write_text", "write_bytes", "write_json", "to_jsonable", "remove_stale_temporaries",
+           "read_toml"]
 
 
 def _umask() -> int:
@@ -171,3 +172,26 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         except FileNotFoundError:
             pass
     return removed
+
+
+def read_toml(path: str | os.PathLike, what: str, error: type[ValueError]) -> dict:
+    """The table of TOML file ``path``; anything wrong raises ``error`` (a ``ValueError``
+    subclass) with one line naming the file and the problem (``what``: the kind of file,
+    e.g. ``"config file"``).
+
+    >>> read_toml("no/such.toml", "config file", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: config file no/such.toml does not exist
+    """
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what} {p} does not exist" if not p.exists() else f"{what} {p} is not a file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise error(f"{p}: not a UTF-8 text file (byte {e.start}); a TOML file is needed") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{p}: not valid TOML: {e}") from None

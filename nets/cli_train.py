@@ -106,16 +106,9 @@ def _run_config_json(p: Path) -> dict:
 
 def _read_config_file(p: Path) -> dict:
     """The options of a ``--config`` TOML file, its tables (``[model]``, ``[optim]``...) flattened."""
-    import tomllib
+    from generators.fileio import read_toml
 
-    if not p.is_file():
-        raise CLIError(f"config file {p} does not exist" if not p.exists() else f"config file {p} is not a file")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise CLIError(f"{p}: not a UTF-8 text file (byte {e.start}); a TOML file is needed") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CLIError(f"{p}: not valid TOML: {e}") from None
+    raw = read_toml(p, "config file", CLIError)
     values: dict = {}
     for k, v in raw.items():  # allow [model], [optimizer], ... tables: flatten them
         values.update(v if isinstance(v, dict) else {k: v})

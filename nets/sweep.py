@@ -190,17 +190,10 @@ class SweepPlan:
 def load_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, log: tuple = ()) -> SweepPlan:
     """Read a sweep TOML file (see the module docstring) into its :class:`SweepPlan`; the
     default folder is the file's stem beside it."""
-    import tomllib
+    from generators.fileio import read_toml
 
     p = Path(path)
-    if not p.is_file():
-        raise SweepError(f"sweep file {p} does not exist" if not p.exists() else f"sweep file {p} is not a file")
-    try:
-        table = tomllib.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise SweepError(f"{p}: not a UTF-8 text file (byte {e.start}); a TOML file is needed") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SweepError(f"{p}: not valid TOML: {e}") from None
+    table = read_toml(p, "sweep file", SweepError)
     if out is None and "out" not in table.get("sweep", {}):
         out = p.parent / p.stem
     return SweepPlan.from_dict(table, out=out, base_dir=p.parent, log=log)
