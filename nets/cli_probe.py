@@ -116,9 +116,30 @@ def cmd_attention(args) -> int:
     rep = attention_analysis(model, g, n_samples=args.samples, seed=args.seed)
     rep.to_json(run / "attention.json")
     plot_attention_decay(rep, run / "attention.png")
+    page = _attention_page(rep, g, run)
     print(rep.summary())
-    print(f"wrote {run / 'attention.json'} and {run / 'attention.png'}")
+    print(f"wrote {run / 'attention.json'}, {run / 'attention.png'} and {page}")
     return 0
+
+
+def _attention_page(rep, g, run: Path) -> Path:
+    """``attention.md`` and ``attention.html``: attention by distance per head, measured,
+    fitted and predicted (:func:`bayes.attention_decay_rates`, when the process has them)."""
+    from .document import Report
+    from .interactive import attention_spec
+
+    try:
+        from bayes import attention_decay_rates
+
+        rates = attention_decay_rates(g)
+    except ValueError:  # a process without a decay spectrum: the fitted decays alone
+        rates = None
+    doc = Report(f"Attention by distance: {run}")
+    doc.text(rep.summary().replace("\n", "  \n"))
+    doc.figure(run / "attention.png", "mean attention by distance per head (log scale), fitted decay"
+               + (" and the decays predicted from the process" if rates is not None else ""),
+               interactive=attention_spec(rep, rates))
+    return doc.write(run / "attention.md").with_suffix(".html")
 
 
 

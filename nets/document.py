@@ -152,13 +152,15 @@ class Report:
         return RENDERERS["html"](self, base)
 
     def write(self, path: str | os.PathLike) -> Path:
-        """Write the Markdown rendering atomically to ``path`` and the HTML page beside it
-        (``report.html``; ``report.md`` -> ``report.html``).  Returns the Markdown path."""
+        """Write the Markdown rendering atomically to ``path`` and the HTML page beside it:
+        ``report.md`` and ``RESULTS.md`` -> ``report.html``, any other ``NAME.md`` ->
+        ``NAME.html`` (so the analyses of one run directory keep a page each).  Returns the
+        Markdown path."""
         path = Path(path)
         write_text(path, self.to_markdown(base=path.parent))
         _load_html_renderer()
-        write_text(path.with_suffix(".html") if path.stem == "report" else path.parent / "report.html",
-                   self.to_html(base=path.parent))
+        page = path.parent / "report.html" if path.stem in ("report", "RESULTS") else path.with_suffix(".html")
+        write_text(page, self.to_html(base=path.parent))
         return path
 
 

@@ -62,8 +62,9 @@ KEPT_DIR = "checkpoints"
 WEIGHTS_DIR = "weights"
 LOCK = ".qbelief.lock"
 #: what a run's analyses write into its directory (removed with the run it describes)
-DERIVED = ("probe*.json", "probe*.png", "attention.json", "attention.png", "probes.jsonl", "probes/*.npz",
-           "sweep_probe*.json", "sweep_probe*.png", "tracking.json")
+DERIVED = ("probe*.json", "probe*.png", "attention.json", "attention.png", "attention.md", "attention.html",
+           "represented.*", "probes.jsonl", "probes/*.npz", "sweep_probe*.json", "sweep_probe*.png",
+           "tracking.json")
 _STAGED = f".{CHECKPOINT}.staged.tmp.pt"  # a complete new checkpoint before its rename (a stale temporary)
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 

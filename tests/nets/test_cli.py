@@ -95,8 +95,13 @@ def test_probe_and_attention(tiny_run):
 
     assert d["verdict"] == verdict(h["r2"], h["rmse"], d["baselines"]["rmse"])[0]  # the verdict follows from the numbers
     assert (tiny_run / "probe_geometry.png").exists() and (tiny_run / "probe_by_layer.png").exists()
+    probe_page = (tiny_run / "report.html").read_text()
     out = run("attention", tiny_run, "--samples", "256").stdout
     assert "lambda" in out and (tiny_run / "attention.json").exists()
+    # attention.html: one panel per layer with the predicted decays; the probe's page stays
+    page = (tiny_run / "attention.html").read_text()
+    assert page.count("data-qb-figure=") == 1 and "predicted" in page and "attention.html" in out
+    assert (tiny_run / "report.html").read_text() == probe_page
 
 
 def test_train_rnn_from_generator_file(tmp_path):
