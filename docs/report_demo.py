@@ -10,9 +10,10 @@ layer with its controls and the verdict, and attention by distance per head with
 predicted decays.  The page is then opened in headless Chromium (:mod:`nets.browser`) and
 screenshot.  About three minutes on two CPU cores.
 
-``make demo`` will write the same figures into ``runs/demo/report.html`` once the demo
-goes through :class:`nets.document.Report`; the screenshot can then be remade from it with
-``nets.browser.check_page("runs/demo/report.html", "docs/report-demo.png")``.
+``make demo`` writes the demo's own page, ``runs/demo/report.html`` (the Bloch ball, the
+true beliefs beside the probe projection, the fit by layer; no training slider or
+attention panel); ``docs/demo-report.png`` is its screenshot, taken with
+``nets.browser.check_page("runs/demo/report.html", ...)``.
 """
 
 from __future__ import annotations
