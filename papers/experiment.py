@@ -211,10 +211,11 @@ class Experiment:
 
         with blas_threads(1):
             for run in runs:
-                with timer(run.group):
-                    metrics[run.key], histories[run.key] = self._stage(run, m, out, quiet=quiet, fresh=fresh)
+                metrics[run.key], histories[run.key], secs, cached = self._stage(run, m, out, quiet=quiet,
+                                                                                   fresh=fresh)
+                timer.add(run.group, secs, elsewhere=cached)
         hw = hardware()
-        results = Results(self, m, runs, metrics, histories, dict(timer.seconds, total=timer.total), hw)
+        results = Results(self, m, runs, metrics, histories, timer.totals(), hw)
         from nets.document import Report
 
         rep = Report(self.title)
@@ -247,7 +248,11 @@ class Experiment:
             m = replace(m, protocol=protocol)
         return m
 
-    def _stage(self, run: Run, mode: Mode, out: Path, *, quiet: bool, fresh: bool) -> tuple[dict, list]:
+    def _stage(self, run: Run, mode: Mode, out: Path, *, quiet: bool, fresh: bool
+               ) -> tuple[dict, list, float, bool]:
+        """``(metrics, history, seconds, cached)`` of ``run``: read from its stage file
+        when an earlier process finished it (``cached``; with the seconds that process
+        spent on it), else trained, analyzed and saved now."""
         stage = out / "stages" / f"{run.key}.json"
         run_dir = out / "runs" / run.key
         if fresh:
@@ -257,16 +262,19 @@ class Experiment:
             try:
                 saved = json.loads(stage.read_text())
                 if saved.get("run") == to_jsonable(asdict(run)):
-                    return saved["metrics"], saved.get("history", [])
+                    return saved["metrics"], saved.get("history", []), float(saved.get("seconds", 0.0)), True
             except (OSError, ValueError, KeyError):
                 pass  # damaged or stale stage: redo it
+        t0 = time.perf_counter()
         ctx = RunContext(mode=mode, out=out, quiet=quiet)
         if run.train is not None:
             ctx.trained = self.train_run(run, run_dir, quiet=quiet)
         metrics = to_jsonable(self.analyze(run, ctx))
         history = _thin(getattr(ctx.trained, "history", None) or [], 400)
-        write_json(stage, {"run": asdict(run), "metrics": metrics, "history": history}, default=str)
-        return metrics, history
+        seconds = time.perf_counter() - t0
+        write_json(stage, {"run": asdict(run), "metrics": metrics, "history": history, "seconds": seconds},
+                   default=str)
+        return metrics, history, seconds, False
 
     def train_run(self, run: Run, run_dir: Path, *, quiet: bool):
         """Train ``run`` with its TrainConfig fields into ``run_dir``, resuming a checkpoint
@@ -343,11 +351,14 @@ def hardware() -> dict:
 
 
 class Timer:
-    """Wall-clock sections: ``with timer("train"): ...``; ``timer.seconds`` maps name -> s."""
+    """Wall-clock sections: ``with timer("train"): ...`` or ``timer.add(name, s)`` (with
+    ``elsewhere=True`` for seconds an earlier process spent: a stage it finished);
+    ``timer.seconds`` maps name -> s."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
         self._t0 = time.perf_counter()
+        self._elsewhere = 0.0  # seconds spent by earlier processes
 
     def __call__(self, name: str):
         timer = self
@@ -361,6 +372,17 @@ class Timer:
 
         return _Section()
 
+    def add(self, name: str, seconds: float, *, elsewhere: bool = False) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + float(seconds)
+        if elsewhere:
+            self._elsewhere += float(seconds)
+
     @property
     def total(self) -> float:
+        """Wall seconds of this process so far."""
         return time.perf_counter() - self._t0
+
+    def totals(self) -> dict[str, float]:
+        """The sections and ``total``: this process's wall time plus the seconds earlier
+        processes spent on the stages this one read (a resumed experiment reports its whole cost)."""
+        return dict(self.seconds, total=self.total + self._elsewhere)

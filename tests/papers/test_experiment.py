@@ -53,8 +53,14 @@ def test_pooling_resume_and_report(tmp_path):
     assert "| value | 2.000 | 2.000 [" in md and "qbelief paper toy --tiny" in md
     assert sorted(exp.analyzed) == ["a-s0", "a-s1", "a-s2", "b-s0", "b-s1", "b-s2"]
     exp.analyzed.clear()
-    exp.execute("tiny", tmp_path, quiet=True)  # every stage is done: nothing is redone
+    again = exp.execute("tiny", tmp_path, quiet=True)  # every stage is done: nothing is redone
     assert exp.analyzed == []
+    # ... and the time reported is what the stages cost when they ran, not the reading
+    stage_s = {k: json.loads((tmp_path / "stages" / f"{k}.json").read_text())["seconds"] for k in
+               ("a-s0", "a-s1", "a-s2", "b-s0", "b-s1", "b-s2")}
+    assert again.seconds["a"] == pytest.approx(sum(v for k, v in stage_s.items() if k.startswith("a")))
+    assert again.seconds["total"] >= sum(stage_s.values()) > 0
+    assert again.seconds["a"] == pytest.approx(res.seconds["a"], rel=1e-9)
     (tmp_path / "stages" / "a-s1.json").write_text("{broken")  # a damaged stage is redone
     exp.execute("tiny", tmp_path, quiet=True)
     assert exp.analyzed == ["a-s1"]
