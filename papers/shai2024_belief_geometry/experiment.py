@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.fileio import write_json
 from papers.experiment import Experiment, Mode, Run
 
 from . import mess3, rrxor
@@ -136,6 +137,7 @@ class Shai2024(Experiment):
             rrxor.geometry_figure(rows, L, man.beliefs, ctx.out / "rrxor_geometry.png",
                                   title="RRXOR: belief states (top 3 principal axes) vs the paper's in-sample fit "
                                         "from all 12 residual hooks")
+            write_json(ctx.out / rrxor.VIEW, rrxor.geometry_view(rows, L))
         d = out["distances"]
         ctx.say(f"   {run.key}: distance R^2 paper {d['trained']['paper']['beliefs']:.3f}/"
                 f"{d['trained']['paper']['next']:.3f} (untrained {d['untrained']['paper']['beliefs']:.3f}), ours "

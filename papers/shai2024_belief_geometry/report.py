@@ -4,13 +4,14 @@ computed from the intervals (:func:`nets.stats.compare`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from nets.stats import compare
 
 from . import figures
 from .mess3 import PAPER_MSE, PAPER_MSE_FINAL
-from .rrxor import PAPER, layer_points
+from .rrxor import PAPER, VIEW, layer_points
 
 __all__ = ["write_report", "verdict_words"]
 
@@ -104,8 +105,10 @@ def write_report(results, rep, out: Path) -> None:
              "true beliefs against true next-token distributions on the same rows (what a perfect probe scores).")
     rep.table(["definition", "distances vs", "paper", "trained", "untrained (own init)", "untrained (other init)",
                "shuffled", "ceiling", "verdict"], dist)
+    view = out / VIEW  # report.html: the same in 3-D, drag to rotate
     rep.figure(out / "rrxor_geometry.png", "The 36 belief states and the paper's in-sample fit of the trained and "
-               "of the untrained network (first seed)")
+               "of the untrained network (first seed)",
+               interactive=json.loads(view.read_text()) if view.is_file() else None)
     hist = {f"Mess3, {INIT[r.params['init']]}, seed {r.seed}": results.histories[r.key] for r in results.runs
             if r.group.startswith("mess3") and r.seed == results.mode.seeds[0]}
     hist.update({f"RRXOR, seed {r.seed}": results.histories[r.key] for r in results.group_runs("rrxor")})

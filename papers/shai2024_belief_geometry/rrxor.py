@@ -27,7 +27,11 @@ import numpy as np
 
 from .protocol import PAPER_COND, ols_in_sample, pairwise_distance_r2, paper_hooks, shuffle_rows
 
-__all__ = ["PROCESS", "PAPER", "layer_points", "probe_rows", "layer_fits", "distance_metrics", "geometry_figure"]
+__all__ = ["PROCESS", "PAPER", "layer_points", "probe_rows", "layer_fits", "distance_metrics", "geometry_figure",
+           "geometry_view", "VIEW"]
+
+#: where the analysis saves :func:`geometry_view` for the report (the first seed's)
+VIEW = "rrxor_view.json"
 
 PROCESS = "rrxor"
 #: the paper's numbers: distinct beliefs, distance R^2 against true beliefs / next-symbol distributions
@@ -144,3 +148,17 @@ def geometry_figure(rows: dict, n_layers: int, manifold_beliefs: np.ndarray, pat
         ax.view_init(elev=25, azim=35)
     fig.suptitle(title, fontsize=11)
     save_figure(fig, path, dpi=100)
+
+
+def geometry_view(rows: dict, n_layers: int) -> dict:
+    """The interactive counterpart of :func:`geometry_figure` for report.html: the beliefs
+    of the probe rows beside the paper's in-sample fit of the trained and of the untrained
+    network, in the top 3 weighted principal axes of the beliefs (drag to rotate all)."""
+    from nets.interactive import projections_spec
+
+    Y, c = rows["beliefs"], rows["counts"]
+    fits = {f"{key} network (paper's in-sample fit)":
+            ols_in_sample(np.concatenate([rows["acts"][key][h] for h in paper_hooks(n_layers)], 1), Y, c,
+                          cond=PAPER_COND) for key in ("trained", "untrained")}
+    return projections_spec(Y, fits, c, title=f"RRXOR: the {len(np.unique(np.round(Y, 9), axis=0))} belief "
+                            "states and the paper's in-sample fit from all residual hooks (first seed)")

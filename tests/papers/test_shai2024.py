@@ -200,3 +200,11 @@ def test_tiny_report(tiny):
     for f in ("mess3_mse_trajectory.png", "rrxor_fit_by_layer.png", "rrxor_geometry.png", "loss_curves.png",
               "mess3_simplex_torch.png", "mess3_belief_fractal.png"):
         assert f"]({f})" in md and (tiny / f).stat().st_size > 1000, f
+    # report.html: RRXOR's beliefs beside the trained and untrained in-sample fits, in 3-D
+    view = json.loads((tiny / "rrxor_view.json").read_text())
+    assert [p["title"] for p in view["panels"]] == ["true beliefs", "trained network (paper's in-sample fit)",
+                                                    "untrained network (paper's in-sample fit)"]
+    assert {p["dims"] for p in view["panels"]} == {3}
+    n_states = int(__import__("re").search(r"the (\d+) belief states", view["title"]).group(1))
+    assert 30 <= n_states <= 36  # RRXOR has 36; the tiny mode's short contexts reach almost all
+    assert (tiny / "report.html").read_text().count("data-qb-figure=") == 1
