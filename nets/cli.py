@@ -151,6 +151,8 @@ def cmd_paper(args) -> int:
         raise CLIError(f"unknown paper {args.name!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
                        + f" (available: {', '.join(found) or 'none installed'})")
     rest = [f"--{args.mode}"] + (["--out", args.out] if args.out else []) + (["--quiet"] if args.quiet else [])
+    rest += (["--seeds", str(args.seeds)] if args.seeds is not None else []) + (
+        ["--protocol", args.protocol] if args.protocol else []) + (["--fresh"] if args.fresh else [])
     return int(found[args.name].load()(rest) or 0)
 
 
@@ -239,11 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("paper", help="reproduce a published result (without NAME: list the installed ones)")
     s.add_argument("name", nargs="?", default=None, help="experiment name, e.g. shai2024_belief_geometry")
     m = s.add_mutually_exclusive_group()
-    m.add_argument("--quick", dest="mode", action="store_const", const="quick", help="2-core CPU, <= 15 min (default)")
+    m.add_argument("--quick", dest="mode", action="store_const", const="quick", help="2-core CPU, <= 20 min (default)")
     m.add_argument("--full", dest="mode", action="store_const", const="full", help="the paper's scale (GPU)")
     m.add_argument("--tiny", dest="mode", action="store_const", const="tiny", help="seconds (smoke test)")
     s.set_defaults(mode="quick")
     s.add_argument("--out", default=None, help="output folder (default papers/NAME/results/MODE)")
+    s.add_argument("--seeds", type=int, default=None, help="training seeds (default: the mode's)")
+    s.add_argument("--protocol", choices=("ours", "paper", "both"), default=None,
+                   help="ours, the paper's exact protocol, or both side by side (default: the mode's)")
+    s.add_argument("--fresh", action="store_true", help="ignore finished stages and checkpoints; start over")
     s.set_defaults(func=cmd_paper)
     from .cli_beyond import add_parsers  # `represented` and `learn` (issue 13)
     from .cli_sweep import add_sweep_command  # `sweep` (issue 12)

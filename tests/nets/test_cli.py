@@ -150,6 +150,27 @@ def test_paper_lists_the_installed_experiments_and_rejects_unknown_names():
                    "shai2024_belief_geometry")
 
 
+
+def test_paper_forwards_seeds_protocol_and_fresh(monkeypatch, capsys):
+    """`qbelief paper NAME ...` hands the experiment its own command line."""
+    from nets import cli
+
+    seen = []
+
+    class EP:
+        name, value = "toy", "toy:main"
+
+        def load(self):
+            return lambda argv: seen.append(argv) or 0
+
+    monkeypatch.setattr(cli, "experiments", lambda: {"toy": EP()})
+    assert cli.main(["paper", "toy", "--tiny", "--seeds", "2", "--protocol", "paper", "--fresh", "--out", "o"]) == 0
+    assert seen == [["--tiny", "--out", "o", "--seeds", "2", "--protocol", "paper", "--fresh"]]
+    assert cli.main(["paper", "toy"]) == 0 and seen[-1] == ["--quick"]
+    assert cli.main(["paper", "toy", "--protocol", "theirs"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_the_library_never_imports_the_application():
     """No module of generators, bayes or nets imports papers (the CLI finds them by entry point)."""
     import ast
