@@ -1,4 +1,4 @@
-"""Library processes against the exact values of shared/REFERENCE.md."""
+"""Library processes against the exact values of docs/REFERENCE.md (the processes section)."""
 
 import math
 
