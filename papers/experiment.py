@@ -351,26 +351,13 @@ def hardware() -> dict:
 
 
 class Timer:
-    """Wall-clock sections: ``with timer("train"): ...`` or ``timer.add(name, s)`` (with
-    ``elsewhere=True`` for seconds an earlier process spent: a stage it finished);
-    ``timer.seconds`` maps name -> s."""
+    """Seconds per section, ``timer.add(name, s)`` (with ``elsewhere=True`` for seconds an
+    earlier process spent: a stage it finished); ``timer.seconds`` maps name -> s."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
         self._t0 = time.perf_counter()
         self._elsewhere = 0.0  # seconds spent by earlier processes
-
-    def __call__(self, name: str):
-        timer = self
-
-        class _Section:
-            def __enter__(self):
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.seconds[name] = timer.seconds.get(name, 0.0) + time.perf_counter() - self.t
-
-        return _Section()
 
     def add(self, name: str, seconds: float, *, elsewhere: bool = False) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + float(seconds)
