@@ -134,10 +134,11 @@ class Shai2024(Experiment):
                "rows": {"distinct": len(rows["counts"]), "pairs": n_pairs, "inputs": n_pairs // cfg.context}}
         if run.seed == ctx.mode.seeds[0]:
             man = _manifold(g, ctx.mode.analysis["depth"]["rrxor"])
-            rrxor.geometry_figure(rows, L, man.beliefs, ctx.out / "rrxor_geometry.png",
+            fits = rrxor.in_sample_fits(rows, L)
+            rrxor.geometry_figure(rows, fits, man.beliefs, ctx.out / "rrxor_geometry.png",
                                   title="RRXOR: belief states (top 3 principal axes) vs the paper's in-sample fit "
                                         "from all 12 residual hooks")
-            write_json(ctx.out / rrxor.VIEW, rrxor.geometry_view(rows, L))
+            write_json(ctx.out / rrxor.VIEW, rrxor.geometry_view(rows, fits))
         d = out["distances"]
         ctx.say(f"   {run.key}: distance R^2 paper {d['trained']['paper']['beliefs']:.3f}/"
                 f"{d['trained']['paper']['next']:.3f} (untrained {d['untrained']['paper']['beliefs']:.3f}), ours "

@@ -27,8 +27,8 @@ import numpy as np
 
 from .protocol import PAPER_COND, ols_in_sample, pairwise_distance_r2, paper_hooks, shuffle_rows
 
-__all__ = ["PROCESS", "PAPER", "layer_points", "probe_rows", "layer_fits", "distance_metrics", "geometry_figure",
-           "geometry_view", "VIEW"]
+__all__ = ["PROCESS", "PAPER", "layer_points", "probe_rows", "layer_fits", "distance_metrics", "in_sample_fits",
+           "geometry_figure", "geometry_view", "VIEW"]
 
 #: where the analysis saves :func:`geometry_view` for the report (the first seed's)
 VIEW = "rrxor_view.json"
@@ -109,10 +109,20 @@ def distance_metrics(rows: dict, n_layers: int, *, seed: int, folds: int) -> dic
     return out
 
 
-def geometry_figure(rows: dict, n_layers: int, manifold_beliefs: np.ndarray, path, *, title: str) -> None:
+def in_sample_fits(rows: dict, n_layers: int) -> dict:
+    """The paper's in-sample fit of the beliefs from all residual hooks concatenated, for
+    the trained and the untrained network: ``{key: (N, k) predicted beliefs}`` (what
+    :func:`geometry_figure` and :func:`geometry_view` draw)."""
+    Y, c = rows["beliefs"], rows["counts"]
+    return {key: ols_in_sample(np.concatenate([rows["acts"][key][h] for h in paper_hooks(n_layers)], 1), Y, c,
+                               cond=PAPER_COND) for key in ("trained", "untrained")}
+
+
+def geometry_figure(rows: dict, fits: dict, manifold_beliefs: np.ndarray, path, *, title: str) -> None:
     """The 36 belief states (top 3 weighted principal axes of the beliefs) beside the paper
-    fit's projection of the trained and of the untrained network (large dots: the
-    count-weighted mean per true belief).  PCA: :func:`bayes.geometry.weighted_pca`."""
+    fit's projection (``fits``: :func:`in_sample_fits`) of the trained and of the untrained
+    network (large dots: the count-weighted mean per true belief).  PCA:
+    :func:`bayes.geometry.weighted_pca`."""
     from matplotlib.figure import Figure
 
     from bayes.geometry import weighted_pca
@@ -133,8 +143,7 @@ def geometry_figure(rows: dict, n_layers: int, manifold_beliefs: np.ndarray, pat
             P, name = proj(manifold_beliefs), f"true beliefs: {len(manifold_beliefs)} states"
             ax.scatter(*P.T, c=colour(manifold_beliefs), s=40, depthshade=False)
         else:
-            hooks = np.concatenate([rows["acts"][key][h] for h in paper_hooks(n_layers)], 1)
-            P, name = proj(ols_in_sample(hooks, Y, c, cond=PAPER_COND)), f"{key} network (paper's in-sample fit)"
+            P, name = proj(fits[key]), f"{key} network (paper's in-sample fit)"
             ax.scatter(*P.T, c=colour(Y), s=3, alpha=0.25, depthshade=False)
             m = np.bincount(inv, weights=c)
             cent = np.stack([np.bincount(inv, weights=c * P[:, j]) / m for j in range(3)], 1)
@@ -150,15 +159,14 @@ def geometry_figure(rows: dict, n_layers: int, manifold_beliefs: np.ndarray, pat
     save_figure(fig, path, dpi=100)
 
 
-def geometry_view(rows: dict, n_layers: int) -> dict:
+def geometry_view(rows: dict, fits: dict) -> dict:
     """The interactive counterpart of :func:`geometry_figure` for report.html: the beliefs
-    of the probe rows beside the paper's in-sample fit of the trained and of the untrained
-    network, in the top 3 weighted principal axes of the beliefs (drag to rotate all)."""
+    of the probe rows beside the paper's in-sample fit (``fits``: :func:`in_sample_fits`)
+    of the trained and of the untrained network, in the top 3 weighted principal axes of
+    the beliefs (drag to rotate all)."""
     from nets.interactive import projections_spec
 
     Y, c = rows["beliefs"], rows["counts"]
-    fits = {f"{key} network (paper's in-sample fit)":
-            ols_in_sample(np.concatenate([rows["acts"][key][h] for h in paper_hooks(n_layers)], 1), Y, c,
-                          cond=PAPER_COND) for key in ("trained", "untrained")}
-    return projections_spec(Y, fits, c, title=f"RRXOR: the {len(np.unique(np.round(Y, 9), axis=0))} belief "
+    named = {f"{key} network (paper's in-sample fit)": P for key, P in fits.items()}
+    return projections_spec(Y, named, c, title=f"RRXOR: the {len(np.unique(np.round(Y, 9), axis=0))} belief "
                             "states and the paper's in-sample fit from all residual hooks (first seed)")
