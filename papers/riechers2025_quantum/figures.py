@@ -62,7 +62,10 @@ def geometry_views(arrays: dict, processes: list, archs: list) -> list[tuple[dic
         groups: list[list] = []
         for a, arr in got:  # nets that share the held-out rows share a view
             same = next((g for g in groups if np.array_equal(g[0][1]["beliefs"], arr["beliefs"])), None)
-            (same.append((a, arr)) if same is not None else groups.append([(a, arr)]))
+            if same is not None:
+                same.append((a, arr))
+            else:
+                groups.append([(a, arr)])
         for g in groups:
             ref = g[0][1]
             spec = projections_spec(ref["beliefs"], {f"{a}: probe projection": arr["predicted"] for a, arr in g},
